@@ -1,0 +1,511 @@
+// Package config holds the typed configuration of a verification run, the
+// parsing helpers shared by the CLI flags, the action inputs and the optional
+// YAML file, and Validate, which turns a bad configuration into one line that
+// says what is wrong and how to fix it.
+//
+// Every field documents its zero value. Nothing here performs I/O except
+// LoadFile, which reads the YAML file it is given.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// Limits and defaults, in one place.
+const (
+	DefaultBuildTimeout    = 20 * time.Minute
+	DefaultFetchTimeout    = 60 * time.Second
+	DefaultMaxArtifactSize = 100 << 20 // 100 MiB
+	MaxArtifactSizeLimit   = 4 << 30   // 4 GiB: beyond this the flag is almost surely a typo
+	MaxArtifacts           = 64
+	MaxConfigFileSize      = 1 << 20
+	DefaultIssuer          = "https://token.actions.githubusercontent.com"
+	DefaultPredicateType   = "https://slsa.dev/provenance/v1"
+	DefaultServerURL       = "https://github.com"
+	// BundleAttestations selects GitHub's attestations API as the bundle source.
+	BundleAttestations = "github-attestations"
+	// BundleReleaseAssetPrefix selects an asset of the tag's GitHub release.
+	BundleReleaseAssetPrefix = "release-asset:"
+)
+
+// Artifact is one file that the build produces and the CDN serves.
+type Artifact struct {
+	// Name labels the artifact in reports; zero means the base name of Path.
+	Name string `yaml:"name"`
+	// Path is a path or glob (with **) relative to the checkout; it must match exactly one file. Required.
+	Path string `yaml:"artifact"`
+	// URL is where the CDN serves it (https, or http on loopback). Required.
+	URL string `yaml:"url"`
+	// Bundle overrides Config.Bundle for this artifact; zero means Config.Bundle.
+	Bundle string `yaml:"bundle"`
+}
+
+// Config is one verification run. The zero value is not valid: Repo, Tag,
+// BuildCommand and at least one Artifact are required, and a signature
+// source (Bundle) unless AllowUnsigned.
+type Config struct {
+	// Repo is the git URL or local path of the source; required (the action
+	// defaults it to the workflow's repository).
+	Repo string
+	// Tag is the release tag to rebuild; required, validated with git's ref rules.
+	Tag string
+	// BuildCommand is the user's shell string, run with sh -c in the checkout; required.
+	BuildCommand string
+	// BuildEnv lists extra environment variable names passed to the build; zero passes none.
+	BuildEnv []string
+	// BuildTimeout bounds the build; zero means DefaultBuildTimeout.
+	BuildTimeout time.Duration
+	// Artifacts lists what to rebuild and compare; at least one.
+	Artifacts []Artifact
+	// PageURL is the HTML page that loads the artifacts with SRI; zero skips the page check (reported as skipped).
+	PageURL string
+
+	// Bundle is the Sigstore bundle source: a file path, an https URL,
+	// "release-asset:<name>" or "github-attestations"; zero requires AllowUnsigned.
+	Bundle string
+	// AllowUnsigned lets the run go on without a bundle; the signature check is then reported as skipped.
+	AllowUnsigned bool
+	// RequireAttestation turns "no attestation found" into a failure (exit 1) instead of exit 2.
+	RequireAttestation bool
+	// TrustedRoot is a trusted_root.json file; zero means the Sigstore public-good root through TUF.
+	TrustedRoot string
+	// TUFURL is a TUF repository for the trusted root (e.g. a GitHub-instance one); zero means public good.
+	TUFURL string
+	// Key is a PEM public key file for bundles signed with a managed key; zero means certificate identities.
+	Key string
+
+	// CertificateIdentity is the exact expected SAN (for non-GitHub-workflow signers).
+	CertificateIdentity string
+	// CertificateIdentityRegexp is an expected SAN pattern; the tool anchors it as ^(?:re)$.
+	CertificateIdentityRegexp string
+	// CertificateOIDCIssuer is the expected issuer; zero means DefaultIssuer.
+	CertificateOIDCIssuer string
+	// SignerRepo (OWNER/REPO) and SignerWorkflow (.github/workflows/x.yml) build the exact SAN
+	// https://github.com/OWNER/REPO/<workflow>@refs/tags/<tag> and turn on the GitHub binding.
+	SignerRepo     string
+	SignerWorkflow string
+	// SourceRef overrides the expected SourceRepositoryRef; zero means refs/tags/<Tag>.
+	SourceRef string
+	// SourceDigest overrides the expected source commit; zero means the commit the tool resolved from git.
+	SourceDigest string
+	// SignerDigest, when set, is the expected BuildSignerDigest (commit of the signing workflow).
+	SignerDigest string
+	// AllowSelfHostedRunners accepts a self-hosted RunnerEnvironment.
+	AllowSelfHostedRunners bool
+	// PredicateType is the in-toto predicate type required of DSSE bundles; zero means DefaultPredicateType.
+	PredicateType string
+
+	// GitHubToken authenticates GitHub API calls only; never logged, never passed to the build.
+	GitHubToken string
+	// GitHubAPIURL is the API base; zero means https://api.github.com/.
+	GitHubAPIURL string
+	// ServerURL is the GitHub web base for identities; zero means DefaultServerURL.
+	ServerURL string
+
+	// Report, Summary and EvidenceDir are output paths; zero writes none.
+	Report      string
+	Summary     string
+	EvidenceDir string
+	// MaxArtifactSize caps each download and each rebuilt artifact; zero means DefaultMaxArtifactSize.
+	MaxArtifactSize int64
+	// FetchTimeout bounds each HTTP attempt; zero means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// Verbose prints progress details.
+	Verbose bool
+}
+
+// WithDefaults returns a copy with every zero value that has a default filled in.
+func (c Config) WithDefaults() Config {
+	if c.BuildTimeout == 0 {
+		c.BuildTimeout = DefaultBuildTimeout
+	}
+	if c.FetchTimeout == 0 {
+		c.FetchTimeout = DefaultFetchTimeout
+	}
+	if c.MaxArtifactSize == 0 {
+		c.MaxArtifactSize = DefaultMaxArtifactSize
+	}
+	if c.CertificateOIDCIssuer == "" {
+		c.CertificateOIDCIssuer = DefaultIssuer
+	}
+	if c.PredicateType == "" {
+		c.PredicateType = DefaultPredicateType
+	}
+	if c.ServerURL == "" {
+		c.ServerURL = DefaultServerURL
+	}
+	arts := make([]Artifact, len(c.Artifacts))
+	for i, a := range c.Artifacts {
+		if a.Name == "" {
+			a.Name = baseName(a.Path)
+		}
+		if a.Bundle == "" {
+			a.Bundle = c.Bundle
+		}
+		arts[i] = a
+	}
+	c.Artifacts = arts
+	return c
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+var (
+	repoNameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	hexRE      = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+)
+
+// Validate checks the configuration and returns a usage error (verdict.ErrUsage)
+// whose text is one line naming the input and how to fix it. It expects
+// WithDefaults to have been applied.
+func (c Config) Validate() error {
+	bad := func(reason, format string, args ...any) error {
+		return verdict.Usagef(reason, format, args...)
+	}
+	switch {
+	case strings.TrimSpace(c.Repo) == "":
+		return bad("missing-input", "--repo is required: a git URL (https://github.com/OWNER/REPO.git) or a local path")
+	case c.Tag == "":
+		return bad("missing-input", "--tag is required: the release tag to rebuild, e.g. --tag v1.0.1")
+	case strings.TrimSpace(c.BuildCommand) == "":
+		return bad("missing-input", "--build-command is required: the shell command that builds the release, e.g. --build-command 'pnpm install --frozen-lockfile && pnpm build'")
+	case len(c.Artifacts) == 0:
+		return bad("missing-input", "--artifact and --url are required: the built file (path or glob in the checkout) and where the CDN serves it")
+	case len(c.Artifacts) > MaxArtifacts:
+		return bad("too-many-artifacts", "%d artifacts listed; at most %d are supported per run", len(c.Artifacts), MaxArtifacts)
+	case c.BuildTimeout < 0 || c.FetchTimeout < 0:
+		return bad("invalid-duration", "timeouts must be positive durations such as 20m or 90s")
+	case c.MaxArtifactSize < 0 || c.MaxArtifactSize > MaxArtifactSizeLimit:
+		return bad("invalid-size", "--max-artifact-size must be between 1 byte and 4GiB, e.g. 100MiB")
+	}
+	seenName := map[string]bool{}
+	for i, a := range c.Artifacts {
+		where := fmt.Sprintf("artifact %d", i+1)
+		if a.Name != "" {
+			where = fmt.Sprintf("artifact %q", a.Name)
+		}
+		if a.Path == "" {
+			return bad("missing-input", "%s: a path or glob in the checkout is required (--artifact dist/app.*.js)", where)
+		}
+		if a.URL == "" {
+			return bad("missing-input", "%s: the live URL is required (--url https://cdn.example.com/app.js)", where)
+		}
+		if err := checkURL(a.URL); err != nil {
+			return bad("invalid-url", "%s: --url %v", where, err)
+		}
+		if seenName[a.Name] {
+			return bad("duplicate-artifact", "%s is listed twice; give each artifact a distinct name", where)
+		}
+		seenName[a.Name] = true
+		if a.Bundle == "" && !c.AllowUnsigned {
+			return bad("missing-bundle", "%s: no --bundle given; pass --bundle (file, https URL, release-asset:NAME or github-attestations) or --allow-unsigned to skip the signature check explicitly", where)
+		}
+		if a.Bundle != "" {
+			if err := checkBundleSource(a.Bundle); err != nil {
+				return bad("invalid-bundle-source", "%s: --bundle %v", where, err)
+			}
+		}
+	}
+	if c.PageURL != "" {
+		if err := checkURL(c.PageURL); err != nil {
+			return bad("invalid-url", "--page-url %v", err)
+		}
+	}
+	for _, n := range c.BuildEnv {
+		if !envNameRE.MatchString(n) {
+			return bad("invalid-build-env", "--build-env %q is not an environment variable name (letters, digits, _)", n)
+		}
+	}
+	if c.AllowUnsigned && c.RequireAttestation {
+		return bad("conflicting-inputs", "--allow-unsigned and --require-attestation contradict each other; drop one")
+	}
+	return c.validateSigner()
+}
+
+func (c Config) validateSigner() error {
+	bad := func(format string, args ...any) error {
+		return verdict.Usagef("invalid-signer", format, args...)
+	}
+	hasBundle := false
+	for _, a := range c.Artifacts {
+		hasBundle = hasBundle || a.Bundle != ""
+	}
+	github := c.SignerRepo != "" || c.SignerWorkflow != ""
+	identity := c.CertificateIdentity != "" || c.CertificateIdentityRegexp != ""
+	switch {
+	case c.CertificateIdentity != "" && c.CertificateIdentityRegexp != "":
+		return bad("--certificate-identity and --certificate-identity-regexp are exclusive; keep the exact one")
+	case c.Key != "" && (github || identity):
+		return bad("--key verifies a managed-key signature; it cannot be combined with signer identity flags")
+	case github && identity:
+		return bad("--signer-repo/--signer-workflow build the exact identity; do not also pass --certificate-identity")
+	case github && (c.SignerRepo == "" || c.SignerWorkflow == ""):
+		return bad("--signer-repo OWNER/REPO and --signer-workflow .github/workflows/release.yml go together; pass both")
+	case hasBundle && !github && !identity && c.Key == "":
+		return bad("say who must have signed: --signer-workflow .github/workflows/release.yml (with --signer-repo OWNER/REPO), --certificate-identity SAN, or --key FILE")
+	}
+	if github {
+		if !repoNameRE.MatchString(c.SignerRepo) {
+			return bad("--signer-repo %q must be OWNER/REPO", c.SignerRepo)
+		}
+		w := c.SignerWorkflow
+		if !strings.HasPrefix(w, ".github/workflows/") || !(strings.HasSuffix(w, ".yml") || strings.HasSuffix(w, ".yaml")) || strings.Contains(w, "..") || strings.ContainsAny(w, "@ \t\n") {
+			return bad("--signer-workflow %q must be a workflow path such as .github/workflows/release.yml", w)
+		}
+	}
+	if c.CertificateIdentityRegexp != "" {
+		if _, err := regexp.Compile(c.CertificateIdentityRegexp); err != nil {
+			return bad("--certificate-identity-regexp does not compile: %v", err)
+		}
+	}
+	if c.CertificateOIDCIssuer == "" && c.Key == "" && hasBundle {
+		return bad("--certificate-oidc-issuer must not be empty")
+	}
+	for name, v := range map[string]string{"--source-digest": c.SourceDigest, "--signer-digest": c.SignerDigest} {
+		if v != "" && !hexRE.MatchString(v) {
+			return bad("%s %q must be a full lowercase commit id (40 or 64 hex characters)", name, v)
+		}
+	}
+	if c.SourceRef != "" && !strings.HasPrefix(c.SourceRef, "refs/") {
+		return bad("--source-ref %q must be a full ref such as refs/tags/v1.0.1", c.SourceRef)
+	}
+	return nil
+}
+
+// checkURL accepts https, and http only for loopback hosts.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not carry credentials", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q must use https (plain http is only allowed for loopback hosts)", raw)
+	default:
+		return fmt.Errorf("%q must use https", raw)
+	}
+}
+
+// IsLoopback reports whether host is localhost, 127.0.0.0/8 or ::1.
+func IsLoopback(host string) bool {
+	if host == "localhost" || host == "::1" {
+		return true
+	}
+	parts := strings.Split(host, ".")
+	if len(parts) == 4 && parts[0] == "127" {
+		for _, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n > 255 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func checkBundleSource(s string) error {
+	switch {
+	case s == BundleAttestations:
+		return nil
+	case strings.HasPrefix(s, BundleReleaseAssetPrefix):
+		name := strings.TrimPrefix(s, BundleReleaseAssetPrefix)
+		if name == "" || strings.ContainsAny(name, "/\\\x00\n\r") {
+			return fmt.Errorf("%q: release-asset: needs an asset file name, e.g. release-asset:app.js.sigstore.json", s)
+		}
+		return nil
+	case strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://"):
+		return checkURL(s)
+	case strings.Contains(s, "://"):
+		return fmt.Errorf("%q: only https URLs, files, release-asset:NAME and github-attestations are supported", s)
+	default:
+		return nil // a file path
+	}
+}
+
+// ParseSize parses sizes such as 100MiB, 5MB, 1048576 (bytes).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > MaxArtifactSizeLimit/mult {
+		return 0, verdict.Usagef("invalid-size", "%q is not a size; use e.g. 100MiB, 5MB or a byte count up to 4GiB", s)
+	}
+	return n * mult, nil
+}
+
+// ParseBool parses the action-input spellings of a boolean ("" is false).
+func ParseBool(name, s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "false", "no", "0", "off":
+		return false, nil
+	case "true", "yes", "1", "on":
+		return true, nil
+	}
+	return false, verdict.Usagef("invalid-input", "%s %q must be true or false", name, s)
+}
+
+// File is the YAML configuration file. Keys carry the flag names; unknown
+// keys are errors (a typo must not silently disable a check).
+type File struct {
+	Repo                      string     `yaml:"repo"`
+	Tag                       string     `yaml:"tag"`
+	BuildCommand              string     `yaml:"build-command"`
+	BuildEnv                  []string   `yaml:"build-env"`
+	BuildTimeout              string     `yaml:"build-timeout"`
+	PageURL                   string     `yaml:"page-url"`
+	Artifacts                 []Artifact `yaml:"artifacts"`
+	Bundle                    string     `yaml:"bundle"`
+	AllowUnsigned             *bool      `yaml:"allow-unsigned"`
+	RequireAttestation        *bool      `yaml:"require-attestation"`
+	TrustedRoot               string     `yaml:"trusted-root"`
+	TUFURL                    string     `yaml:"tuf-url"`
+	Key                       string     `yaml:"key"`
+	CertificateIdentity       string     `yaml:"certificate-identity"`
+	CertificateIdentityRegexp string     `yaml:"certificate-identity-regexp"`
+	CertificateOIDCIssuer     string     `yaml:"certificate-oidc-issuer"`
+	SignerRepo                string     `yaml:"signer-repo"`
+	SignerWorkflow            string     `yaml:"signer-workflow"`
+	SourceRef                 string     `yaml:"source-ref"`
+	SourceDigest              string     `yaml:"source-digest"`
+	SignerDigest              string     `yaml:"signer-digest"`
+	AllowSelfHostedRunners    *bool      `yaml:"allow-self-hosted-runners"`
+	PredicateType             string     `yaml:"predicate-type"`
+	MaxArtifactSize           string     `yaml:"max-artifact-size"`
+	FetchTimeout              string     `yaml:"fetch-timeout"`
+}
+
+// LoadFile reads a YAML configuration file strictly (unknown keys and
+// trailing documents are errors) and returns it applied onto base.
+func LoadFile(path string, base Config) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return base, verdict.Usagef("invalid-config", "--config: %v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
+	if err != nil {
+		return base, verdict.Usagef("invalid-config", "--config %q: %v", path, err)
+	}
+	if len(data) > MaxConfigFileSize {
+		return base, verdict.Usagef("invalid-config", "--config %q is larger than 1 MiB", path)
+	}
+	return ParseFile(data, base)
+}
+
+// ParseFile decodes YAML configuration data onto base (file values fill fields).
+func ParseFile(data []byte, base Config) (Config, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return base, verdict.Usagef("invalid-config", "the configuration file is empty")
+		}
+		return base, verdict.Usagef("invalid-config", "configuration file: %s", oneLine(err.Error()))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return base, verdict.Usagef("invalid-config", "configuration file: only one YAML document is allowed")
+	}
+	c := base
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Repo, f.Repo)
+	set(&c.Tag, f.Tag)
+	set(&c.BuildCommand, f.BuildCommand)
+	set(&c.PageURL, f.PageURL)
+	set(&c.Bundle, f.Bundle)
+	set(&c.TrustedRoot, f.TrustedRoot)
+	set(&c.TUFURL, f.TUFURL)
+	set(&c.Key, f.Key)
+	set(&c.CertificateIdentity, f.CertificateIdentity)
+	set(&c.CertificateIdentityRegexp, f.CertificateIdentityRegexp)
+	set(&c.CertificateOIDCIssuer, f.CertificateOIDCIssuer)
+	set(&c.SignerRepo, f.SignerRepo)
+	set(&c.SignerWorkflow, f.SignerWorkflow)
+	set(&c.SourceRef, f.SourceRef)
+	set(&c.SourceDigest, f.SourceDigest)
+	set(&c.SignerDigest, f.SignerDigest)
+	set(&c.PredicateType, f.PredicateType)
+	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
+	c.Artifacts = append(c.Artifacts, f.Artifacts...)
+	for _, b := range []struct {
+		dst *bool
+		v   *bool
+	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}} {
+		if b.v != nil {
+			*b.dst = *b.v
+		}
+	}
+	var err error
+	if f.BuildTimeout != "" {
+		if c.BuildTimeout, err = ParseDuration("build-timeout", f.BuildTimeout); err != nil {
+			return base, err
+		}
+	}
+	if f.FetchTimeout != "" {
+		if c.FetchTimeout, err = ParseDuration("fetch-timeout", f.FetchTimeout); err != nil {
+			return base, err
+		}
+	}
+	if f.MaxArtifactSize != "" {
+		if c.MaxArtifactSize, err = ParseSize(f.MaxArtifactSize); err != nil {
+			return base, err
+		}
+	}
+	return c, nil
+}
+
+// ParseDuration parses a positive Go duration ("20m", "90s").
+func ParseDuration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 {
+		return 0, verdict.Usagef("invalid-duration", "%s %q must be a positive duration such as 20m or 90s", name, s)
+	}
+	return d, nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,165 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+func valid() Config {
+	return Config{
+		Repo:           "https://github.com/acme/app.git",
+		Tag:            "v1.0.1",
+		BuildCommand:   "make",
+		Artifacts:      []Artifact{{Path: "dist/app.*.js", URL: "https://cdn.example.com/app.js"}},
+		Bundle:         "github-attestations",
+		SignerRepo:     "acme/app",
+		SignerWorkflow: ".github/workflows/release.yml",
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // substring of the one-line error; "" = valid
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"missing repo", func(c *Config) { c.Repo = "" }, "--repo is required"},
+		{"missing tag", func(c *Config) { c.Tag = "" }, "--tag is required"},
+		{"missing build", func(c *Config) { c.BuildCommand = " " }, "--build-command is required"},
+		{"no artifacts", func(c *Config) { c.Artifacts = nil }, "--artifact and --url are required"},
+		{"plain http CDN", func(c *Config) { c.Artifacts[0].URL = "http://cdn.example.com/a.js" }, "must use https"},
+		{"loopback http ok", func(c *Config) { c.Artifacts[0].URL = "http://127.0.0.1:8080/a.js" }, ""},
+		{"credentials in URL", func(c *Config) { c.Artifacts[0].URL = "https://u:p@cdn.example.com/a.js" }, "credentials"},
+		{"no bundle", func(c *Config) { c.Bundle = "" }, "--allow-unsigned"},
+		{"no bundle but unsigned allowed", func(c *Config) {
+			c.Bundle, c.AllowUnsigned, c.SignerRepo, c.SignerWorkflow = "", true, "", ""
+		}, ""},
+		{"unsigned and require attestation", func(c *Config) { c.AllowUnsigned, c.RequireAttestation = true, true }, "contradict"},
+		{"ftp bundle", func(c *Config) { c.Bundle = "ftp://x/y" }, "only https URLs"},
+		{"release asset without name", func(c *Config) { c.Bundle = "release-asset:" }, "asset file name"},
+		{"no signer", func(c *Config) { c.SignerRepo, c.SignerWorkflow = "", "" }, "say who must have signed"},
+		{"workflow without repo", func(c *Config) { c.SignerRepo = "" }, "go together"},
+		{"bad workflow path", func(c *Config) { c.SignerWorkflow = "release.yml" }, "workflow path"},
+		{"bad signer repo", func(c *Config) { c.SignerRepo = "acme" }, "OWNER/REPO"},
+		{"both identities", func(c *Config) {
+			c.SignerRepo, c.SignerWorkflow = "", ""
+			c.CertificateIdentity, c.CertificateIdentityRegexp = "a", "b"
+		}, "exclusive"},
+		{"bad regexp", func(c *Config) {
+			c.SignerRepo, c.SignerWorkflow = "", ""
+			c.CertificateIdentityRegexp = "("
+		}, "does not compile"},
+		{"key and identity", func(c *Config) { c.Key = "k.pem" }, "managed-key"},
+		{"short source digest", func(c *Config) { c.SourceDigest = "abc123" }, "full lowercase commit id"},
+		{"bad source ref", func(c *Config) { c.SourceRef = "v1" }, "full ref"},
+		{"bad build env", func(c *Config) { c.BuildEnv = []string{"A=B"} }, "not an environment variable name"},
+		{"duplicate names", func(c *Config) {
+			c.Artifacts = append(c.Artifacts, Artifact{Path: "x/app.*.js", URL: "https://cdn.example.com/b.js"})
+		}, "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			c.Artifacts = append([]Artifact(nil), c.Artifacts...)
+			tt.mutate(&c)
+			err := c.WithDefaults().Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want error containing %q, got nil", tt.want)
+			}
+			if !errors.Is(err, verdict.ErrUsage) {
+				t.Errorf("error %v is not a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q: want one line containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	t.Parallel()
+	good := `
+repo: https://github.com/acme/app.git
+tag: v2.0.0
+build-command: pnpm build
+build-timeout: 5m
+page-url: https://cdn.example.com/kms.html
+bundle: github-attestations
+signer-repo: acme/app
+signer-workflow: .github/workflows/release.yml
+artifacts:
+  - name: worker
+    artifact: dist/kms-worker.*.js
+    url: https://cdn.example.com/kms-worker.js
+  - artifact: dist/kms.*.mjs
+    url: https://cdn.example.com/kms.mjs
+    bundle: release-asset:kms.mjs.sigstore.json
+`
+	c, err := ParseFile([]byte(good), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Artifacts) != 2 || c.Artifacts[1].Name != "kms.*.mjs" || c.Artifacts[0].Bundle != BundleAttestations || c.Artifacts[1].Bundle != "release-asset:kms.mjs.sigstore.json" {
+		t.Fatalf("artifacts = %+v", c.Artifacts)
+	}
+	if c.BuildTimeout.Minutes() != 5 {
+		t.Errorf("build timeout = %v", c.BuildTimeout)
+	}
+
+	bad := []struct{ name, yaml, want string }{
+		{"typo key", "repo: x\nbuild-comand: make\n", "build-comand"},
+		{"two documents", "repo: x\n---\nrepo: y\n", "one YAML document"},
+		{"empty", "", "empty"},
+		{"bad duration", "build-timeout: soon\n", "positive duration"},
+		{"bad size", "max-artifact-size: huge\n", "not a size"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseFile([]byte(tt.yaml), Config{})
+			if err == nil || !errors.Is(err, verdict.ErrUsage) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want usage error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"100MiB": 100 << 20, "5MB": 5e6, "1024": 1024, "2KiB": 2048} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "0", "lots", "5TiB", "9GiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	t.Parallel()
+	for h, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "127.1.2.3": true, "::1": true,
+		"127.0.0.1.evil.com": false, "10.0.0.1": false, "localhost.evil.com": false, "1270.0.0.1": false} {
+		if IsLoopback(h) != want {
+			t.Errorf("IsLoopback(%q) != %v", h, want)
+		}
+	}
+}
