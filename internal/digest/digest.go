@@ -1,0 +1,146 @@
+// Package digest hashes an artifact in one streaming pass (SHA-256, SHA-384,
+// SHA-512 and the byte count) and encodes, parses and matches W3C Subresource
+// Integrity metadata against such a sum.
+//
+// It is pure apart from File, which opens one file; nothing is ever read into
+// memory as a whole.
+package digest
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// copyBufSize is the size of the single buffer Reader and File stream through.
+const copyBufSize = 64 << 10
+
+// ErrTooLarge is wrapped (with the ErrInconclusive class and reason "too-large")
+// when an input holds more bytes than the caller allowed.
+var ErrTooLarge = errors.New("input exceeds the size limit")
+
+// Sum is what one streaming pass over an artifact yields.
+type Sum struct {
+	Size   int64
+	SHA256 [32]byte
+	SHA384 [48]byte
+	SHA512 [64]byte
+}
+
+// SHA256Hex returns the lower-case hexadecimal SHA-256 digest.
+func (s Sum) SHA256Hex() string { return hex.EncodeToString(s.SHA256[:]) }
+
+// SRI returns the Subresource Integrity expression ("sha384-<base64>") for alg,
+// one of "sha256", "sha384" or "sha512"; it returns "" for any other alg.
+func (s Sum) SRI(alg string) string {
+	d := s.digest(alg)
+	if d == nil {
+		return ""
+	}
+	return alg + "-" + base64.StdEncoding.EncodeToString(d)
+}
+
+// digest returns the raw digest for a canonical (lower-case) algorithm name.
+func (s *Sum) digest(alg string) []byte {
+	switch alg {
+	case "sha256":
+		return s.SHA256[:]
+	case "sha384":
+		return s.SHA384[:]
+	case "sha512":
+		return s.SHA512[:]
+	}
+	return nil
+}
+
+// Hasher is an io.Writer that feeds SHA-256, SHA-384, SHA-512 and a byte
+// count from a single pass over the data. The zero value is not usable; call
+// NewHasher.
+type Hasher struct {
+	size int64
+	h256 hash.Hash
+	h384 hash.Hash
+	h512 hash.Hash
+}
+
+// NewHasher returns a Hasher ready for writing.
+func NewHasher() *Hasher {
+	return &Hasher{h256: sha256.New(), h384: sha512.New384(), h512: sha512.New()}
+}
+
+// Write hashes p. It never fails.
+func (h *Hasher) Write(p []byte) (int, error) {
+	h.h256.Write(p)
+	h.h384.Write(p)
+	h.h512.Write(p)
+	h.size += int64(len(p))
+	return len(p), nil
+}
+
+// Size reports how many bytes have been written so far.
+func (h *Hasher) Size() int64 { return h.size }
+
+// Sum returns the digests of everything written so far. It does not change
+// the Hasher's state, so writing may continue.
+func (h *Hasher) Sum() Sum {
+	s := Sum{Size: h.size}
+	var buf [64]byte
+	copy(s.SHA256[:], h.h256.Sum(buf[:0]))
+	copy(s.SHA384[:], h.h384.Sum(buf[:0]))
+	copy(s.SHA512[:], h.h512.Sum(buf[:0]))
+	return s
+}
+
+// Reader hashes r to its end in one pass. When r yields more than max bytes
+// it stops reading after max+1 bytes and returns an error wrapping
+// ErrTooLarge. A read error is returned as an ErrInconclusive-class error
+// with reason "read-error".
+func Reader(r io.Reader, max int64) (Sum, error) {
+	h := NewHasher()
+	buf := make([]byte, copyBufSize)
+	if err := copyBounded(h, r, max, buf); err != nil {
+		return Sum{}, err
+	}
+	return h.Sum(), nil
+}
+
+// File hashes the file at path, refusing files larger than max bytes.
+func File(path string, max int64) (Sum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Sum{}, verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("open artifact: %w", err))
+	}
+	defer f.Close()
+	return Reader(f, max)
+}
+
+// copyBounded copies at most max bytes of r into w through buf, failing with
+// ErrTooLarge when r holds more.
+func copyBounded(w io.Writer, r io.Reader, max int64, buf []byte) error {
+	if max < 0 {
+		max = 0
+	}
+	n, err := io.CopyBuffer(w, &io.LimitedReader{R: r, N: max + 1}, buf)
+	if err != nil {
+		return verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("read: %w", err))
+	}
+	if n > max {
+		return TooLarge(max)
+	}
+	return nil
+}
+
+// TooLarge returns the classed error (ErrInconclusive, reason "too-large")
+// wrapping ErrTooLarge for a limit of max bytes.
+func TooLarge(max int64) error {
+	return verdict.New(verdict.ErrInconclusive, "too-large",
+		fmt.Errorf("%w: more than %d bytes; raise the size limit if this artifact is expected to be that big", ErrTooLarge, max))
+}

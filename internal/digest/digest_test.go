@@ -1,0 +1,194 @@
+package digest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// want computes the expected Sum with the standard library directly.
+func want(b []byte) Sum {
+	return Sum{Size: int64(len(b)), SHA256: sha256.Sum256(b), SHA384: sha512.Sum384(b), SHA512: sha512.Sum512(b)}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type failingReader struct{}
+
+var errBoom = errors.New("boom")
+
+func (failingReader) Read([]byte) (int, error) { return 0, errBoom }
+
+func TestReader(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat([]byte("abcdefgh"), 20000)
+	tests := []struct {
+		name    string
+		in      []byte
+		max     int64
+		wantErr error
+	}{
+		{name: "empty", in: nil, max: 10},
+		{name: "small", in: []byte("hello"), max: 10},
+		{name: "exactly max", in: []byte("0123456789"), max: 10},
+		{name: "one over max", in: []byte("0123456789a"), max: 10, wantErr: ErrTooLarge},
+		{name: "multi-buffer", in: big, max: int64(len(big))},
+		{name: "multi-buffer over", in: big, max: int64(len(big)) - 1, wantErr: ErrTooLarge},
+		{name: "zero max with data", in: []byte("x"), max: 0, wantErr: ErrTooLarge},
+		{name: "negative max", in: []byte("x"), max: -5, wantErr: ErrTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Reader(bytes.NewReader(tc.in), tc.max)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !errors.Is(err, verdict.ErrInconclusive) {
+					t.Fatalf("err = %v, want %v (inconclusive)", err, tc.wantErr)
+				}
+				if r := verdict.ReasonOf(err); r != "too-large" {
+					t.Errorf("reason = %q", r)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want(tc.in) {
+				t.Errorf("sum mismatch")
+			}
+		})
+	}
+}
+
+func TestReaderReadError(t *testing.T) {
+	t.Parallel()
+	_, err := Reader(failingReader{}, 100)
+	if !errors.Is(err, errBoom) || !errors.Is(err, verdict.ErrInconclusive) || verdict.ReasonOf(err) != "read-error" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHasherIncremental(t *testing.T) {
+	t.Parallel()
+	data := []byte(strings.Repeat("the quick brown fox ", 1000))
+	h := NewHasher()
+	for i := 0; i < len(data); i += 7 {
+		end := min(i+7, len(data))
+		h.Write(data[i:end])
+		if i == 700 {
+			_ = h.Sum() // Sum must not disturb the running state.
+		}
+	}
+	if h.Sum() != want(data) {
+		t.Fatal("incremental sum differs")
+	}
+	if h.Size() != int64(len(data)) {
+		t.Fatalf("size = %d", h.Size())
+	}
+}
+
+func TestFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.js")
+	if err := os.WriteFile(p, []byte("console.log(1)"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := File(p, 1<<20)
+	if err != nil || got != want([]byte("console.log(1)")) {
+		t.Fatalf("File = %v, %v", got, err)
+	}
+	if _, err := File(p, 3); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("small max: err = %v", err)
+	}
+	_, err = File(filepath.Join(dir, "missing"), 10)
+	if !errors.Is(err, os.ErrNotExist) || !errors.Is(err, verdict.ErrInconclusive) {
+		t.Fatalf("missing: err = %v", err)
+	}
+}
+
+func TestSumEncodings(t *testing.T) {
+	t.Parallel()
+	s := want([]byte("alert('Hello, world.');"))
+	// Known vector from the W3C SRI specification.
+	if got := s.SRI("sha384"); got != "sha384-H8BRh8j48O9oYatfu5AZzq6A9RINhZO5H16dQZngK7T62em8MUt1FLm52t+eX6xO" {
+		t.Errorf("SRI(sha384) = %q", got)
+	}
+	if got := s.SRI("sha256"); got != "sha256-"+base64.StdEncoding.EncodeToString(s.SHA256[:]) {
+		t.Errorf("SRI(sha256) = %q", got)
+	}
+	if got := s.SRI("sha512"); !strings.HasPrefix(got, "sha512-") {
+		t.Errorf("SRI(sha512) = %q", got)
+	}
+	for _, bad := range []string{"", "md5", "SHA384", "sha1"} {
+		if got := s.SRI(bad); got != "" {
+			t.Errorf("SRI(%q) = %q, want empty", bad, got)
+		}
+	}
+	e := want(nil)
+	if got := e.SHA256Hex(); got != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+		t.Errorf("SHA256Hex = %q", got)
+	}
+}
+
+// TestReaderConstantMemory checks that hashing does not allocate in
+// proportion to the input: 1 MiB and 64 MiB take the same allocations.
+func TestReaderConstantMemory(t *testing.T) {
+	allocs := func(n int64) float64 {
+		return testing.AllocsPerRun(2, func() {
+			if _, err := Reader(io.LimitReader(zeros{}, n), n); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := allocs(1<<20), allocs(64<<20)
+	if large > small {
+		t.Fatalf("allocations grow with size: %v for 1 MiB, %v for 64 MiB", small, large)
+	}
+	if small > 16 {
+		t.Fatalf("unexpectedly many allocations: %v", small)
+	}
+}
+
+func BenchmarkHasher(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"64KiB", 64 << 10}, {"16MiB", 16 << 20}} {
+		b.Run(size.name, func(b *testing.B) {
+			buf := make([]byte, size.n)
+			b.SetBytes(int64(size.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				h := NewHasher()
+				h.Write(buf)
+				_ = h.Sum()
+			}
+		})
+	}
+}
+
+func BenchmarkReader(b *testing.B) {
+	const n = 16 << 20
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Reader(io.LimitReader(zeros{}, n), n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
