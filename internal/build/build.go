@@ -1,0 +1,382 @@
+// Package build runs the user's build command in the checked-out release
+// with a scrubbed environment and a deadline, and finds the artifact it
+// produced.
+//
+// The build command is the only shell string in the product: it runs as
+// sh -c <command> in its own process group, which is killed as a whole when
+// the deadline passes. Release data (tag, commit, epoch) reaches the build
+// only through environment variables, never through the command text.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// Bounds.
+const (
+	// DefaultTimeout bounds a build when Options.Timeout is zero.
+	DefaultTimeout = 20 * time.Minute
+	// DrainDelay bounds how long the build's output may stay open after the
+	// build's process group has been killed.
+	DrainDelay = 5 * time.Second
+	// MaxListedMatches is how many matches an artifact-ambiguous error names.
+	MaxListedMatches = 10
+	// MaxPatternLen is the longest artifact pattern accepted.
+	MaxPatternLen = 1024
+	// DefaultPath is the build's PATH when the caller's environment has none.
+	DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
+// reserved names are always set by Env and cannot be passed through.
+var reserved = map[string]bool{
+	"PATH": true, "HOME": true, "SOURCE_DATE_EPOCH": true,
+	"RELEASE_TAG": true, "RELEASE_COMMIT": true, "TZ": true,
+}
+
+// forbiddenExact are runner files and tokens a build must never see or steer.
+var forbiddenExact = map[string]bool{
+	"GITHUB_TOKEN": true, "GH_TOKEN": true, "GH_ENTERPRISE_TOKEN": true,
+	"GITHUB_ENV": true, "GITHUB_OUTPUT": true, "GITHUB_PATH": true,
+	"GITHUB_STATE": true, "GITHUB_STEP_SUMMARY": true,
+}
+
+// forbiddenPrefixes and forbiddenParts are matched against the upper-cased name.
+var (
+	forbiddenPrefixes = []string{"INPUT_", "ACTIONS_"}
+	forbiddenParts    = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE_KEY", "API_KEY", "ACCESS_KEY"}
+)
+
+// Options configures Run.
+type Options struct {
+	// Dir is the checkout directory: the build's working directory.
+	Dir string
+	// Command is the user's build command, run as sh -c Command.
+	Command string
+	// Env is the complete environment of the build (see Env). Nil means empty.
+	Env []string
+	// Timeout bounds the build; DefaultTimeout when zero.
+	Timeout time.Duration
+	// Log receives the build's combined stdout and stderr. May be nil.
+	Log io.Writer
+	// Now is the clock used to measure Duration; time.Now when nil.
+	Now func() time.Time
+}
+
+// Result describes a finished build.
+type Result struct {
+	Duration time.Duration
+	// ExitCode is the exit status of sh, or -1 when it was killed by a signal.
+	ExitCode int
+}
+
+// CheckEnvName reports whether name may be passed to the build with
+// --build-env: a valid variable name that cannot carry a secret, steer the
+// runner or override a variable the build environment already sets.
+func CheckEnvName(name string) error {
+	valid := name != ""
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			valid = false
+			break
+		}
+	}
+	if !valid {
+		return verdict.Usagef("build-env-forbidden", "build-env name %q is not a valid environment variable name", name)
+	}
+	up := strings.ToUpper(name)
+	if reserved[up] {
+		return verdict.Usagef("build-env-forbidden", "build-env name %s is set by kms-verify itself and cannot be passed through", name)
+	}
+	forbidden := forbiddenExact[up]
+	for _, p := range forbiddenPrefixes {
+		forbidden = forbidden || strings.HasPrefix(up, p)
+	}
+	for _, p := range forbiddenParts {
+		forbidden = forbidden || strings.Contains(up, p)
+	}
+	if forbidden {
+		return verdict.Usagef("build-env-forbidden",
+			"build-env name %s could carry a secret or steer the runner; a reproducible build must not need it", name)
+	}
+	return nil
+}
+
+// Env builds the scrubbed build environment: PATH (from lookup, DefaultPath
+// when unset), HOME=home, SOURCE_DATE_EPOCH, RELEASE_TAG, RELEASE_COMMIT,
+// TZ=UTC, plus each name in extra whose value lookup finds. Every extra
+// name must pass CheckEnvName.
+func Env(lookup func(string) (string, bool), extra []string, home, tag, commit string, epoch int64) ([]string, error) {
+	p, ok := lookup("PATH")
+	if !ok || p == "" {
+		p = DefaultPath
+	}
+	env := []string{
+		"PATH=" + p,
+		"HOME=" + home,
+		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(epoch, 10),
+		"RELEASE_TAG=" + tag,
+		"RELEASE_COMMIT=" + commit,
+		"TZ=UTC",
+	}
+	seen := map[string]bool{}
+	for _, name := range extra {
+		if err := CheckEnvName(name); err != nil {
+			return nil, err
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if v, ok := lookup(name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	return env, nil
+}
+
+// Run runs sh -c o.Command in o.Dir with exactly o.Env, stdin empty, and
+// stdout and stderr both sent to o.Log. The build runs in its own process
+// group; on timeout or cancellation, and after the build exits, the whole
+// group is killed so no background process outlives it.
+//
+// A non-zero exit is verdict.ErrInconclusive "build-failed" (the Result still
+// carries the exit code); the deadline is "build-timeout"; cancellation of
+// ctx is "build-canceled".
+func Run(ctx context.Context, o Options) (Result, error) {
+	if strings.TrimSpace(o.Command) == "" {
+		return Result{}, verdict.Usagef("invalid-build-command", "the build command is empty; give the command that rebuilds the artifact")
+	}
+	if o.Dir == "" {
+		return Result{}, verdict.Usagef("invalid-build-dir", "no build directory given")
+	}
+	if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+		return Result{}, verdict.Usagef("invalid-build-dir", "build directory %s is not a directory", o.Dir)
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return Result{}, verdict.Inconclusivef("build-failed", "cannot start the build: %v", err)
+	}
+	defer pr.Close()
+
+	cmd := exec.CommandContext(ctx, "sh", "-c", o.Command)
+	cmd.Dir = o.Dir
+	cmd.Env = append([]string{}, o.Env...) // never nil: nil would inherit our environment
+	cmd.Stdin = nil                        // /dev/null
+	cmd.Stdout = pw
+	cmd.Stderr = pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd.WaitDelay = DrainDelay
+
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		if ctx.Err() != nil {
+			return Result{}, ctxError(ctx, timeout)
+		}
+		return Result{}, verdict.Inconclusivef("build-failed", "cannot start the build: %v", err)
+	}
+	pw.Close() // the build holds the only write ends now
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		io.Copy(&stickyWriter{w: log}, pr)
+	}()
+
+	waitErr := cmd.Wait()
+	_ = killGroup(cmd.Process) // background processes left behind by the build
+	select {
+	case <-drained:
+	case <-time.After(DrainDelay):
+		pr.Close() // a process escaped the group and holds the output open
+		<-drained
+	}
+	res := Result{Duration: now().Sub(start), ExitCode: cmd.ProcessState.ExitCode()}
+
+	if waitErr == nil {
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		return res, ctxError(ctx, timeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		if res.ExitCode < 0 {
+			return res, verdict.Inconclusivef("build-failed", "build command was killed (%v)", waitErr)
+		}
+		return res, verdict.Inconclusivef("build-failed", "build command exited with status %d; see the build log", res.ExitCode)
+	}
+	return res, verdict.Inconclusivef("build-failed", "build command failed: %v", waitErr)
+}
+
+// ctxError classes the end of ctx: its deadline is a timeout, anything else a cancellation.
+func ctxError(ctx context.Context, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return verdict.Inconclusivef("build-timeout", "build command did not finish within %s; raise the build timeout or speed up the build", timeout)
+	}
+	return verdict.Inconclusivef("build-canceled", "build command was canceled")
+}
+
+// killGroup sends SIGKILL to the process group led by p.
+func killGroup(p *os.Process) error {
+	if p == nil {
+		return nil
+	}
+	if err := syscall.Kill(-p.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return p.Kill()
+	}
+	return nil
+}
+
+// stickyWriter keeps accepting (and dropping) data after the first write
+// error, so a failing log never blocks the build on a full pipe.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err == nil {
+		_, s.err = s.w.Write(p)
+	}
+	return len(p), nil
+}
+
+// ValidatePattern checks an artifact pattern: a relative, slash-separated
+// path or doublestar glob ('**' allowed) that stays inside the checkout.
+func ValidatePattern(pattern string) error {
+	bad := func(why string) error {
+		return verdict.Usagef("invalid-artifact-pattern", "invalid artifact pattern %q: %s", pattern, why)
+	}
+	switch {
+	case strings.TrimSpace(pattern) == "":
+		return verdict.Usagef("invalid-artifact-pattern", "the artifact pattern is empty; give the built file's path, such as dist/app.js")
+	case len(pattern) > MaxPatternLen:
+		return verdict.Usagef("invalid-artifact-pattern", "the artifact pattern is longer than %d bytes", MaxPatternLen)
+	case path.IsAbs(pattern) || filepath.IsAbs(pattern) || filepath.VolumeName(pattern) != "":
+		return bad("it is absolute; give a path relative to the repository root")
+	case strings.ContainsRune(pattern, '\\'):
+		return bad("it contains a backslash; use '/' as separator")
+	}
+	for _, r := range pattern {
+		if r < 0x20 || r == 0x7f {
+			return bad("it contains a control character")
+		}
+	}
+	for _, comp := range strings.Split(pattern, "/") {
+		if comp == ".." {
+			return bad("it leaves the repository ('..')")
+		}
+	}
+	// Alternatives such as {a,..} could smuggle a '..' component in.
+	if strings.Contains(pattern, "..") && strings.ContainsAny(pattern, "{},") {
+		return bad("'..' inside {alternatives} is not allowed")
+	}
+	clean := path.Clean(pattern)
+	if clean == "." {
+		return bad("it names the repository root, not a file")
+	}
+	if clean == ".git" || strings.HasPrefix(clean, ".git/") {
+		return bad("it points into .git")
+	}
+	if !doublestar.ValidatePattern(clean) {
+		return bad("it is not a valid glob")
+	}
+	return nil
+}
+
+// FindArtifact resolves pattern inside root and returns the one regular file
+// it matches, as a slash-separated path relative to root. Files under .git
+// are never matched. Zero matches is verdict.ErrInconclusive
+// "artifact-not-found", several is "artifact-ambiguous" (naming up to
+// MaxListedMatches); a match that resolves outside root through a symlink is
+// "artifact-unsafe". An invalid pattern is a usage error.
+func FindArtifact(root, pattern string) (string, error) {
+	if err := ValidatePattern(pattern); err != nil {
+		return "", err
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", verdict.Inconclusivef("artifact-not-found", "build directory is not readable: %v", err)
+	}
+	if realRoot, err = filepath.Abs(realRoot); err != nil {
+		return "", verdict.Inconclusivef("artifact-not-found", "build directory is not readable: %v", err)
+	}
+	clean := path.Clean(pattern)
+	matches, err := doublestar.Glob(os.DirFS(realRoot), clean, doublestar.WithNoFollow())
+	if err != nil {
+		return "", verdict.Usagef("invalid-artifact-pattern", "invalid artifact pattern %q: %v", pattern, err)
+	}
+	var files []string
+	for _, m := range matches {
+		if m == ".git" || strings.HasPrefix(m, ".git/") {
+			continue
+		}
+		full := filepath.Join(realRoot, filepath.FromSlash(m))
+		real, err := filepath.EvalSymlinks(full)
+		if err != nil {
+			continue // dangling symlink or vanished file: not a regular file
+		}
+		if !inside(realRoot, real) {
+			return "", verdict.Inconclusivef("artifact-unsafe", "artifact %s resolves outside the build directory (symlink); refusing to read it", m)
+		}
+		st, err := os.Stat(real)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		files = append(files, m)
+	}
+	sort.Strings(files)
+	switch len(files) {
+	case 0:
+		return "", verdict.Inconclusivef("artifact-not-found", "no file matches artifact pattern %q after the build; check the pattern and the build output", pattern)
+	case 1:
+		return files[0], nil
+	}
+	listed := files
+	more := ""
+	if len(listed) > MaxListedMatches {
+		more = fmt.Sprintf(" and %d more", len(listed)-MaxListedMatches)
+		listed = listed[:MaxListedMatches]
+	}
+	return "", verdict.Inconclusivef("artifact-ambiguous", "artifact pattern %q matches %d files (%s%s); make it match exactly one",
+		pattern, len(files), strings.Join(listed, ", "), more)
+}
+
+// inside reports whether p is root or below it; both must be clean absolute paths.
+func inside(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
