@@ -1,0 +1,373 @@
+package sigstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// Bounds on what Verify accepts.
+const (
+	// MaxBundleSize bounds one bundle's JSON.
+	MaxBundleSize = 10 << 20
+	// MaxCandidates bounds how many bundles one Verify call tries.
+	MaxCandidates = 32
+	// MaxSubjects bounds the subjects of an in-toto statement.
+	MaxSubjects = 1024
+)
+
+// Bundle kinds reported in Signer.Kind.
+const (
+	KindMessageSignature = "message-signature"
+	KindDSSE             = "dsse"
+)
+
+// Candidate is one bundle to try. Name says where it came from:
+// "file:x", "https://...", "release-asset:x", "attestation #2".
+type Candidate struct {
+	Name string
+	JSON []byte
+}
+
+// Signer describes the verified signer of the winning bundle. Every value
+// comes from verified material; it is only filled in on success.
+type Signer struct {
+	// Bundle is the Candidate.Name that verified.
+	Bundle string `json:"bundle"`
+	// Kind is KindMessageSignature or KindDSSE.
+	Kind string `json:"kind"`
+	// Certificate identity (empty in managed-key mode). Workflow is the
+	// BuildSignerURI, Repository the SourceRepositoryURI, Commit the
+	// SourceRepositoryDigest, Trigger the BuildTrigger, RunURL the RunInvocationURI.
+	SAN               string `json:"san,omitempty"`
+	Issuer            string `json:"issuer,omitempty"`
+	Workflow          string `json:"workflow,omitempty"`
+	Repository        string `json:"repository,omitempty"`
+	Ref               string `json:"ref,omitempty"`
+	Commit            string `json:"commit,omitempty"`
+	RunnerEnvironment string `json:"runnerEnvironment,omitempty"`
+	Trigger           string `json:"trigger,omitempty"`
+	RunURL            string `json:"runUrl,omitempty"`
+	// KeyHint is the bundle's public key hint in managed-key mode.
+	KeyHint string `json:"keyHint,omitempty"`
+	// Transparency log entry.
+	LogIndex       int64     `json:"logIndex"`
+	LogID          string    `json:"logId,omitempty"`
+	IntegratedTime time.Time `json:"integratedTime,omitzero"`
+	// Timestamps are the verified timestamps the certificate was checked at.
+	Timestamps []time.Time `json:"timestamps,omitempty"`
+	// PredicateType is the in-toto predicate type of a DSSE bundle.
+	PredicateType string `json:"predicateType,omitempty"`
+}
+
+// Result is a successful verification (Signer) and the checks explaining
+// it; on failure Checks explain the closest attempt and Signer is empty.
+type Result struct {
+	Signer Signer
+	Checks []verdict.Check
+}
+
+// Verify tries each candidate in order against the artifact's SHA-256 and
+// the policy; the first that verifies wins. If none verifies, the error
+// (class ErrFailed; reasons "bundle-invalid", "signature-invalid",
+// "identity-mismatch", "subject-mismatch", "predicate-mismatch") and
+// Result.Checks describe the best attempt: which field mismatched, expected
+// and actual. No candidates is inconclusive ("bundle-missing"); an invalid
+// policy is a usage error.
+func Verify(ctx context.Context, tm root.TrustedMaterial, cands []Candidate, artifactSHA256 []byte, p Policy) (Result, error) {
+	cp, err := p.compile()
+	if err != nil {
+		return Result{}, err
+	}
+	if tm == nil {
+		return Result{}, verdict.New(verdict.ErrInconclusive, "trusted-root-unavailable", errNoTrustedMaterial)
+	}
+	if len(artifactSHA256) != 32 {
+		return Result{}, verdict.Usagef("digest-invalid", "the artifact digest must be 32 bytes of SHA-256, got %d bytes", len(artifactSHA256))
+	}
+	if len(cands) == 0 {
+		return Result{}, verdict.Inconclusivef("bundle-missing", "no Sigstore bundle was found to verify")
+	}
+	if len(cands) > MaxCandidates {
+		return Result{}, verdict.Inconclusivef("too-many-bundles", "%d Sigstore bundles found, more than the %d this tool tries; pass the bundle explicitly", len(cands), MaxCandidates)
+	}
+	v, err := newVerifier(tm, cp)
+	if err != nil {
+		return Result{}, verdict.Inconclusivef("verifier-error", "cannot set up the Sigstore verifier: %v", err)
+	}
+	var best *attempt
+	for _, c := range cands {
+		if err := ctx.Err(); err != nil {
+			return Result{}, verdict.Inconclusivef("timeout", "signature verification stopped: %v", err)
+		}
+		a := v.try(c, artifactSHA256, cp)
+		if a.err == nil {
+			return Result{Signer: a.signer, Checks: a.checks}, nil
+		}
+		if best == nil || a.score > best.score {
+			best = &a
+		}
+	}
+	reason := verdict.ReasonOf(best.err)
+	if len(cands) == 1 {
+		return Result{Checks: best.checks}, verdict.Failedf(reason, "bundle %s: %v", best.name, best.err)
+	}
+	return Result{Checks: best.checks}, verdict.Failedf(reason, "none of %d bundles verified; closest, %s: %v", len(cands), best.name, best.err)
+}
+
+type verifier struct {
+	v        *verify.Verifier
+	identity verify.PolicyOption // strict identity option
+	diagID   verify.PolicyOption // crypto-only option, for diagnosis
+}
+
+func newVerifier(tm root.TrustedMaterial, cp *compiled) (*verifier, error) {
+	if cp.key != nil {
+		sv, err := signature.LoadDefaultVerifier(cp.key)
+		if err != nil {
+			return nil, err
+		}
+		key := root.NewExpiringKey(sv, time.Time{}, time.Time{})
+		// The user's key comes first so that nothing else can answer for it.
+		keyTM := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil })
+		v, err := verify.NewVerifier(root.TrustedMaterialCollection{keyTM, tm},
+			verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+		if err != nil {
+			return nil, err
+		}
+		return &verifier{v: v, identity: verify.WithKey(), diagID: verify.WithKey()}, nil
+	}
+	re := ""
+	if cp.sanRE != nil {
+		re = cp.sanRE.String()
+	}
+	san, err := verify.NewSANMatcher(cp.SAN, re)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := verify.NewIssuerMatcher(cp.Issuer, "")
+	if err != nil {
+		return nil, err
+	}
+	id, err := verify.NewCertificateIdentity(san, iss, certificate.Extensions{
+		BuildSignerURI:         cp.BuildSignerURI,
+		BuildSignerDigest:      cp.BuildSignerDigest,
+		RunnerEnvironment:      cp.RunnerEnvironment,
+		SourceRepositoryURI:    cp.SourceRepositoryURI,
+		SourceRepositoryDigest: cp.SourceRepositoryDigest,
+		SourceRepositoryRef:    cp.SourceRepositoryRef,
+	})
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.NewVerifier(tm, verify.WithTransparencyLog(1),
+		verify.WithSignedCertificateTimestamps(1), verify.WithObserverTimestamps(1))
+	if err != nil {
+		return nil, err
+	}
+	return &verifier{v: v, identity: verify.WithCertificateIdentity(id), diagID: verify.WithoutIdentitiesUnsafe()}, nil
+}
+
+type attempt struct {
+	name   string
+	checks []verdict.Check
+	err    error
+	score  int // 0 unparseable, 1 crypto failed, 2 crypto verified
+	signer Signer
+}
+
+func (a *attempt) add(c verdict.Check) {
+	c.Subject = a.name
+	a.checks = append(a.checks, c)
+}
+
+func (a *attempt) pass(id, title, expected, actual, msg string) {
+	a.add(verdict.Check{ID: id, Title: title, Status: verdict.StatusPass, Expected: expected, Actual: actual, Message: msg})
+}
+
+func (a *attempt) fail(id, title, reason, expected, actual, msg string) {
+	a.add(verdict.Check{ID: id, Title: title, Status: verdict.StatusFail, Reason: reason, Expected: expected, Actual: actual, Message: msg})
+	if a.err == nil {
+		if msg == "" {
+			msg = fmt.Sprintf("%s: expected %q, got %q", title, expected, actual)
+		}
+		a.err = verdict.Failedf(reason, "%s", msg)
+	}
+}
+
+func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
+	a := attempt{name: c.Name}
+	if len(c.JSON) > MaxBundleSize {
+		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "",
+			fmt.Sprintf("bundle is %d bytes, larger than the %d allowed", len(c.JSON), MaxBundleSize))
+		return a
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(c.JSON); err != nil {
+		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "", "not a valid Sigstore bundle: "+err.Error())
+		return a
+	}
+	kind := KindMessageSignature
+	if b.Bundle.GetDsseEnvelope() != nil {
+		kind = KindDSSE
+	}
+	vc, err := b.VerificationContent()
+	if err != nil {
+		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "", "bundle verification material: "+err.Error())
+		return a
+	}
+	a.pass("bundle", "Sigstore bundle", "", kind, "")
+	a.score = 1
+	hasCert := vc.Certificate() != nil
+	switch {
+	case cp.key != nil && hasCert:
+		a.fail("identity.key", "Signing key", "identity-mismatch", "the given public key", "a Fulcio certificate",
+			"bundle is signed with a certificate, but a managed public key was expected")
+		return a
+	case cp.key == nil && !hasCert:
+		a.fail("identity.san", "Certificate identity (SAN)", "identity-mismatch", cp.describe(), "no certificate (signed with a key)",
+			"bundle is signed with a bare key, not a Fulcio certificate identity")
+		return a
+	}
+
+	res, strictErr := v.v.Verify(&b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), v.identity))
+	strict := strictErr == nil
+	var claimed []byte // message signature: the digest the crypto was checked against
+	if strict {
+		claimed = digest
+	} else {
+		// Diagnose: is the crypto sound at all? Never report verified from here.
+		var art verify.ArtifactPolicyOption
+		if kind == KindDSSE {
+			art = verify.WithoutArtifactUnsafe()
+		} else if md := b.Bundle.GetMessageSignature().GetMessageDigest(); md != nil &&
+			md.GetAlgorithm() == protocommon.HashAlgorithm_SHA2_256 && len(md.GetDigest()) == 32 {
+			claimed = md.GetDigest()
+			art = verify.WithArtifactDigest("sha256", claimed)
+		}
+		var derr error
+		if art != nil {
+			res, derr = v.v.Verify(&b, verify.NewPolicy(art, v.diagID))
+		}
+		if art == nil || derr != nil {
+			a.fail("signature", "Sigstore signature", "signature-invalid", "", "",
+				"signature, certificate chain or transparency log did not verify against the trusted root: "+strictErr.Error())
+			return a
+		}
+	}
+	a.score = 2
+	a.pass("signature", "Sigstore signature", "", "",
+		"signature, certificate chain, transparency log and timestamps verified against the trusted root")
+
+	var st *statement
+	if kind == KindMessageSignature {
+		if bytes.Equal(claimed, digest) {
+			a.pass("subject", "Signed digest", "sha256:"+hex.EncodeToString(digest), "sha256:"+hex.EncodeToString(claimed), "")
+		} else {
+			a.fail("subject", "Signed digest", "subject-mismatch", "sha256:"+hex.EncodeToString(digest), "sha256:"+hex.EncodeToString(claimed),
+				"the bundle signs another file: signed digest sha256:"+hex.EncodeToString(claimed)+", artifact sha256:"+hex.EncodeToString(digest))
+		}
+	} else {
+		st = a.checkStatement(b.Bundle.GetDsseEnvelope().GetPayloadType(), b.Bundle.GetDsseEnvelope().GetPayload(), digest, cp)
+	}
+
+	var sum *certificate.Summary
+	if res.Signature != nil {
+		sum = res.Signature.Certificate
+	}
+	if cp.key != nil {
+		hint := ""
+		if res.Signature != nil && res.Signature.PublicKeyID != nil {
+			hint = string(*res.Signature.PublicKeyID)
+		}
+		a.pass("identity.key", "Signing key", "the given public key", hint, "")
+		a.signer.KeyHint = hint
+	} else if sum == nil {
+		a.fail("identity.san", "Certificate identity (SAN)", "identity-mismatch", cp.describe(), "", "verified bundle has no certificate summary")
+	} else {
+		a.checkIdentity(sum, cp)
+	}
+
+	if a.err == nil && !strict {
+		// Our comparisons found nothing but sigstore-go refused: fail closed.
+		a.fail("signature", "Sigstore verification", "signature-invalid", "", "", "sigstore-go rejected the bundle: "+strictErr.Error())
+	}
+	if a.err != nil {
+		return a
+	}
+	a.signer.Bundle, a.signer.Kind = c.Name, kind
+	if sum != nil {
+		a.signer.SAN = sum.SubjectAlternativeName
+		a.signer.Issuer = sum.Extensions.Issuer
+		a.signer.Workflow = sum.BuildSignerURI
+		a.signer.Repository = sum.SourceRepositoryURI
+		a.signer.Ref = sum.SourceRepositoryRef
+		a.signer.Commit = sum.SourceRepositoryDigest
+		a.signer.RunnerEnvironment = sum.RunnerEnvironment
+		a.signer.Trigger = sum.BuildTrigger
+		a.signer.RunURL = sum.RunInvocationURI
+	}
+	if entries, err := b.TlogEntries(); err == nil && len(entries) > 0 {
+		a.signer.LogIndex = entries[0].LogIndex()
+		a.signer.LogID = hex.EncodeToString([]byte(entries[0].LogKeyID()))
+		a.signer.IntegratedTime = entries[0].IntegratedTime()
+	}
+	for _, ts := range res.VerifiedTimestamps {
+		a.signer.Timestamps = append(a.signer.Timestamps, ts.Timestamp)
+	}
+	if st != nil {
+		a.signer.PredicateType = st.PredicateType
+	}
+	return a
+}
+
+// checkIdentity compares every expected field with the verified certificate.
+func (a *attempt) checkIdentity(s *certificate.Summary, cp *compiled) {
+	const reason = "identity-mismatch"
+	if cp.sanRE != nil {
+		if cp.sanRE.MatchString(s.SubjectAlternativeName) {
+			a.pass("identity.san", "Certificate identity (SAN)", cp.sanRE.String(), s.SubjectAlternativeName, "")
+		} else {
+			a.fail("identity.san", "Certificate identity (SAN)", reason, cp.sanRE.String(), s.SubjectAlternativeName,
+				fmt.Sprintf("certificate SAN %q does not match the expected regexp %s", s.SubjectAlternativeName, cp.sanRE))
+		}
+	} else {
+		a.exact("identity.san", "Certificate identity (SAN)", cp.SAN, s.SubjectAlternativeName)
+	}
+	a.exact("identity.issuer", "OIDC issuer", cp.Issuer, s.Extensions.Issuer)
+	fields := []struct{ id, title, exp, act string }{
+		{"identity.source-repository-uri", "Source repository", cp.SourceRepositoryURI, s.SourceRepositoryURI},
+		{"identity.source-repository-ref", "Source ref", cp.SourceRepositoryRef, s.SourceRepositoryRef},
+		{"identity.source-repository-digest", "Source commit", cp.SourceRepositoryDigest, s.SourceRepositoryDigest},
+		{"identity.build-signer-uri", "Build signer (workflow)", cp.BuildSignerURI, s.BuildSignerURI},
+		{"identity.build-signer-digest", "Build signer digest", cp.BuildSignerDigest, s.BuildSignerDigest},
+		{"identity.runner-environment", "Runner environment", cp.RunnerEnvironment, s.RunnerEnvironment},
+	}
+	for _, f := range fields {
+		switch {
+		case f.exp != "":
+			a.exact(f.id, f.title, f.exp, f.act)
+		case f.id == "identity.runner-environment" && cp.github && cp.AllowSelfHosted:
+			a.add(verdict.Check{ID: f.id, Title: f.title, Status: verdict.StatusSkipped, Actual: f.act, Message: "self-hosted runners allowed"})
+		}
+	}
+}
+
+func (a *attempt) exact(id, title, exp, act string) {
+	if exp == act {
+		a.pass(id, title, exp, act, "")
+		return
+	}
+	a.fail(id, title, "identity-mismatch", exp, act, fmt.Sprintf("%s mismatch: expected %q, certificate has %q", title, exp, act))
+}
