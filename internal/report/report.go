@@ -1,0 +1,135 @@
+// Package report holds the result of one verification run (Report) and turns
+// it into the three forms people and machines read: indented JSON
+// (WriteJSON), the GitHub job summary in Markdown (WriteMarkdown) and the
+// terminal output of the CLI (WriteText). It also writes the evidence folder
+// (Evidence, WriteFileAtomic).
+//
+// Every string in a Report may come from the network or from file names, so
+// the renderers pass every one of them through package safetext. Renderers
+// fail closed: a check that did not run is never shown as a match, and a
+// Report whose Verdict says verified while its checks do not add up to that
+// is shown as "could not verify".
+package report
+
+import (
+	"time"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// SchemaVersion is the version of the JSON report format.
+const SchemaVersion = 1
+
+// MediaType identifies the JSON report format.
+const MediaType = "application/vnd.kms-verify.report+json;version=1"
+
+// Report is everything one run found out. The JSON field names are the
+// stable, documented report format.
+type Report struct {
+	SchemaVersion int             `json:"schemaVersion"`
+	MediaType     string          `json:"mediaType"`
+	Verdict       verdict.Verdict `json:"verdict"`
+	Reason        string          `json:"reason"`
+	Message       string          `json:"message"` // one sentence: what was proven / what went wrong
+	Tool          Tool            `json:"tool"`
+	Run           *Run            `json:"run,omitempty"` // set in GitHub Actions
+	Source        Source          `json:"source"`
+	Artifacts     []Artifact      `json:"artifacts"`
+	Page          *Page           `json:"page,omitempty"`
+	Signature     *Signature      `json:"signature,omitempty"`
+	Checks        []verdict.Check `json:"checks"`
+	Timings       []Timing        `json:"timings"`
+	StartedAt     time.Time       `json:"startedAt"`
+	FinishedAt    time.Time       `json:"finishedAt"`
+	Reproduce     []string        `json:"reproduce,omitempty"` // shell lines a human can paste (already quoted by the caller)
+}
+
+// Tool identifies the verifier that produced the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+	URL     string `json:"url"` // link to the verifier's code at Commit
+}
+
+// Run identifies the GitHub Actions run that produced the report.
+type Run struct {
+	Repository string `json:"repository"`
+	RunID      string `json:"runId"`
+	RunAttempt string `json:"runAttempt"`
+	Workflow   string `json:"workflow"`
+	Event      string `json:"event"`
+	URL        string `json:"url"`
+	ServerURL  string `json:"serverUrl"`
+}
+
+// Source is the tagged release that was rebuilt.
+type Source struct {
+	Repository      string `json:"repository"`
+	Tag             string `json:"tag"`
+	Commit          string `json:"commit"`
+	SourceDateEpoch int64  `json:"sourceDateEpoch"`
+}
+
+// Digests are the hashes and size of one file.
+type Digests struct {
+	SHA256 string `json:"sha256"` // lowercase hex
+	SRI    string `json:"sri"`    // e.g. "sha384-…"
+	Size   int64  `json:"size"`
+}
+
+// Artifact is one file that was rebuilt and fetched live.
+type Artifact struct {
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`               // in the checkout
+	URL      string    `json:"url"`                // live URL as configured
+	FinalURL string    `json:"finalUrl,omitempty"` // after redirects
+	Rebuilt  *Digests  `json:"rebuilt,omitempty"`
+	Live     *Digests  `json:"live,omitempty"`
+	HTTP     *HTTPInfo `json:"http,omitempty"`
+}
+
+// HTTPInfo describes the live fetch of an artifact.
+type HTTPInfo struct {
+	Status   int               `json:"status"`
+	Attempts int               `json:"attempts"`
+	Headers  map[string]string `json:"headers,omitempty"` // selected response headers
+}
+
+// Page is the HTML page whose integrity declarations were checked.
+type Page struct {
+	URL          string `json:"url"`
+	FinalURL     string `json:"finalUrl,omitempty"`
+	Declarations int    `json:"declarations"`
+}
+
+// Signature is the result of the Sigstore verification of the release.
+type Signature struct {
+	Status            verdict.Status `json:"status"`         // pass | fail | error | skipped
+	Bundle            string         `json:"bundle"`         // where the verifying bundle came from
+	Kind              string         `json:"kind,omitempty"` // message-signature | dsse
+	SAN               string         `json:"san,omitempty"`
+	Issuer            string         `json:"issuer,omitempty"`
+	Workflow          string         `json:"workflow,omitempty"`
+	Repository        string         `json:"repository,omitempty"`
+	Ref               string         `json:"ref,omitempty"`
+	Commit            string         `json:"commit,omitempty"`
+	RunnerEnvironment string         `json:"runnerEnvironment,omitempty"`
+	Trigger           string         `json:"trigger,omitempty"`
+	RunURL            string         `json:"runUrl,omitempty"`
+	KeyHint           string         `json:"keyHint,omitempty"`
+	LogIndex          int64          `json:"logIndex,omitempty"`
+	LogID             string         `json:"logId,omitempty"`
+	IntegratedTime    *time.Time     `json:"integratedTime,omitempty"`
+	Timestamps        []time.Time    `json:"timestamps,omitempty"`
+	PredicateType     string         `json:"predicateType,omitempty"`
+	TrustedRoot       string         `json:"trustedRoot,omitempty"` // "file:…" or the TUF URL
+	// Message is a one-line explanation (why it failed, or why it was skipped).
+	Message string `json:"message,omitempty"`
+}
+
+// Timing is how long one stage took.
+type Timing struct {
+	Stage  string `json:"stage"`
+	Millis int64  `json:"millis"`
+}
