@@ -1,0 +1,31 @@
+# kms-verify GitHub Action image.
+#
+# Stage 1 builds a static, trimmed, reproducible binary. Stage 2 is the
+# runtime: Node LTS (for the user's build command) with git to clone the
+# release and corepack so pnpm and yarn work.
+#
+# Base images are pinned by tag. For a release, pin them by digest as well
+# (FROM image:tag@sha256:...); digests cannot be resolved offline here.
+#
+# There is deliberately no USER instruction: GitHub runs Docker actions as
+# root so that they can write to the mounted workspace.
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 GOFLAGS=-mod=readonly
+COPY go.mod go.sum ./
+RUN go mod download && go mod verify
+COPY *.go ./
+COPY internal/ ./internal/
+COPY testdata/ ./testdata/
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid=" -o /out/kms-verify .
+
+FROM node:24-bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && corepack enable
+# Corepack downloads the package manager a project pins; never prompt for it.
+ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0
+COPY --from=build /out/kms-verify /usr/local/bin/kms-verify
+ENTRYPOINT ["/usr/local/bin/kms-verify", "action"]
