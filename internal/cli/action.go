@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/ghaction"
+)
+
+// Defaults of the container action, relative to the workspace so that a later
+// actions/upload-artifact step on the host finds the files (RUNNER_TEMP is not
+// mounted into docker actions).
+const (
+	ActionEvidenceDir = "kms-verify-evidence"
+	ActionReportName  = "verification-report.json"
+)
+
+// runAction is the container ENTRYPOINT: it reads the action inputs, which
+// carry the same names as the verify flags, and writes outputs, the job
+// summary and annotations.
+func runAction(ctx context.Context, e Env) int {
+	runner := ghaction.New(e.Getenv, e.Stdout, e.Rand)
+	token := runner.Input("github-token")
+	runner.AddMask(token)
+	switch mode := strings.ToLower(runner.Input("mode")); mode {
+	case "", "verify":
+	case "dispatch":
+		return runDispatchAction(ctx, e, runner, token)
+	default:
+		runner.Error("kms-verify: invalid input", fmt.Sprintf("mode %q must be verify or dispatch", mode))
+		return ExitUsage
+	}
+	cfg, err := actionConfig(runner, e.Getenv)
+	if err != nil {
+		runner.Error("kms-verify: invalid input", err.Error())
+		return ExitUsage
+	}
+	cfg.GitHubToken = token
+	return execute(ctx, e, cfg, runner, true)
+}
+
+// actionConfig maps action inputs onto a config with the action's defaults:
+// the workflow's own repository as source and signer repository, and an
+// evidence folder in the workspace.
+func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.Config, error) {
+	var cfg config.Config
+	if p := runner.Input("config"); p != "" {
+		var err error
+		if cfg, err = config.LoadFile(p, cfg); err != nil {
+			return cfg, err
+		}
+	}
+	var one config.Artifact
+	for _, o := range verifyOptions {
+		v := runner.Input(o.name)
+		if v == "" {
+			continue
+		}
+		if err := o.set(&cfg, &one, v); err != nil {
+			return cfg, err
+		}
+	}
+	if one.Path != "" || one.URL != "" {
+		cfg.Artifacts = append(cfg.Artifacts, one)
+	}
+	server, repo := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY")
+	if cfg.ServerURL == "" && server != "" {
+		cfg.ServerURL = server
+	}
+	if cfg.GitHubAPIURL == "" {
+		cfg.GitHubAPIURL = getenv("GITHUB_API_URL")
+	}
+	if cfg.Repo == "" && server != "" && repo != "" {
+		cfg.Repo = server + "/" + repo + ".git"
+	}
+	if cfg.SignerWorkflow != "" && cfg.SignerRepo == "" {
+		cfg.SignerRepo = repo
+	}
+	if cfg.EvidenceDir == "" {
+		cfg.EvidenceDir = ActionEvidenceDir
+	}
+	if cfg.Report == "" {
+		cfg.Report = path.Join(cfg.EvidenceDir, ActionReportName)
+	}
+	return cfg, nil
+}

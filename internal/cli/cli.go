@@ -1,0 +1,356 @@
+// Package cli is the program's front door: it parses argv (or, in action
+// mode, the action inputs), builds a config, runs the pipeline and maps its
+// verdict to the exit code. It is the only package that knows exit codes and
+// the only one that owns stdout and stderr.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/conformance"
+	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/ghaction"
+	"github.com/lukium/kms-verify-action/internal/pipeline"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// Exit codes, documented here and in the README.
+const (
+	ExitVerified     = 0 // every check passed
+	ExitFailed       = 1 // bytes differ, bad signature or wrong signer: possible tampering
+	ExitInconclusive = 2 // could not verify: network, build failure, missing material, timeout
+	ExitUsage        = 3 // invalid usage or configuration
+)
+
+// Env is the outside world of one invocation.
+type Env struct {
+	Args   []string // without the program name
+	Getenv func(string) string
+	Lookup func(string) (string, bool)
+	Stdout io.Writer
+	Stderr io.Writer
+	Rand   io.Reader
+	Now    func() time.Time
+	// DemoFS holds testdata/demo (embedded by main) for the offline demo.
+	DemoFS fs.FS
+	// TempDir is where work directories go; zero means os.TempDir().
+	TempDir string
+	// HTTP overrides the plain HTTP client (tests); zero builds one.
+	HTTP *http.Client
+	// FetchOptions overrides retry timing (tests); zero means defaults.
+	FetchOptions fetch.Options
+}
+
+const mainUsage = `kms-verify proves that what a CDN serves is byte-for-byte what a tagged
+release rebuilds to, and that the release was signed by the expected workflow.
+
+Usage:
+  kms-verify verify [flags]          rebuild, fetch, compare, verify the signature
+  kms-verify demo [--tamper]         run the whole pipeline offline on a built-in example
+  kms-verify verify-bundle [flags]   verify one Sigstore bundle (sigstore-conformance protocol)
+  kms-verify dispatch [flags]        random-cadence trigger for the verifier workflow
+  kms-verify version                 print the version
+
+Exit codes: 0 verified, 1 failed (possible tampering), 2 could not verify, 3 invalid usage.
+Run "kms-verify <command> --help" for the flags of a command.
+`
+
+// Main runs one invocation and returns its exit code.
+func Main(ctx context.Context, e Env) int {
+	e = e.withDefaults()
+	if len(e.Args) == 0 {
+		fmt.Fprint(e.Stderr, mainUsage)
+		return ExitUsage
+	}
+	cmd, args := e.Args[0], e.Args[1:]
+	switch cmd {
+	case "verify":
+		return runVerify(ctx, e, args)
+	case "demo":
+		return runDemo(ctx, e, args)
+	case "verify-bundle":
+		return conformance.Main(ctx, args, e.Getenv, e.Stdout, e.Stderr)
+	case "dispatch":
+		return runDispatch(ctx, e, args)
+	case "action":
+		return runAction(ctx, e)
+	case "version", "--version":
+		fmt.Fprintf(e.Stdout, "kms-verify %s\n", Version())
+		return ExitVerified
+	case "help", "-h", "--help":
+		fmt.Fprint(e.Stdout, mainUsage)
+		return ExitVerified
+	default:
+		fmt.Fprintf(e.Stderr, "kms-verify: unknown command %q; run kms-verify --help for the list\n", cmd)
+		return ExitUsage
+	}
+}
+
+func (e Env) withDefaults() Env {
+	if e.Getenv == nil {
+		e.Getenv = func(string) string { return "" }
+	}
+	if e.Lookup == nil {
+		get := e.Getenv
+		e.Lookup = func(k string) (string, bool) { v := get(k); return v, v != "" }
+	}
+	if e.Stdout == nil {
+		e.Stdout = io.Discard
+	}
+	if e.Stderr == nil {
+		e.Stderr = io.Discard
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	return e
+}
+
+// Version is the module version and VCS revision the binary was built from.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+// ExitCode maps a verdict to the documented exit code.
+func ExitCode(v verdict.Verdict) int {
+	switch v {
+	case verdict.Verified:
+		return ExitVerified
+	case verdict.Failed:
+		return ExitFailed
+	default:
+		return ExitInconclusive
+	}
+}
+
+// exitForError maps a stage error class to an exit code.
+func exitForError(err error) int {
+	switch verdict.ClassOf(err) {
+	case verdict.ErrUsage:
+		return ExitUsage
+	case verdict.ErrFailed:
+		return ExitFailed
+	default:
+		return ExitInconclusive
+	}
+}
+
+const verifyExamples = `
+Examples:
+  kms-verify verify --repo https://github.com/acme/kms.git --tag v1.0.1 \
+    --build-command 'pnpm install --frozen-lockfile && pnpm build' \
+    --artifact 'dist/kms-*.mjs' --url https://kms.example.com/kms.mjs \
+    --page-url https://kms.example.com/kms.html \
+    --bundle github-attestations --signer-repo acme/kms --signer-workflow .github/workflows/release.yml
+
+  kms-verify verify --config kms-verify.yml --report report.json --evidence-dir evidence
+
+GitHub API calls (release-asset:, github-attestations) use GH_TOKEN or GITHUB_TOKEN if set.
+`
+
+// parseVerify turns argv into a config: the --config file first, then every
+// flag given on the command line on top of it, in order.
+func parseVerify(args []string, stderr io.Writer, getenv func(string) string) (config.Config, bool, error) {
+	fs := flag.NewFlagSet("kms-verify verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	type setting struct {
+		opt option
+		val string
+	}
+	var settings []setting
+	configPath := fs.String("config", "", "YAML file listing the settings (keys are the flag names) and several artifacts")
+	for _, o := range verifyOptions {
+		o := o
+		if o.bool {
+			fs.BoolFunc(o.name, o.usage, func(v string) error { settings = append(settings, setting{o, v}); return nil })
+		} else {
+			fs.Func(o.name, o.usage, func(v string) error { settings = append(settings, setting{o, v}); return nil })
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "Usage: kms-verify verify [flags]\n\nFlags:\n")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			fmt.Fprint(stderr, verifyExamples)
+			return config.Config{}, true, nil
+		}
+		return config.Config{}, false, verdict.Usagef("invalid-flag", "%v (run kms-verify verify --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return config.Config{}, false, verdict.Usagef("invalid-flag", "unexpected argument %q: every setting is a --flag (run kms-verify verify --help)", fs.Arg(0))
+	}
+	var cfg config.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.LoadFile(*configPath, cfg); err != nil {
+			return cfg, false, err
+		}
+	}
+	var one config.Artifact
+	for _, s := range settings {
+		if err := s.opt.set(&cfg, &one, s.val); err != nil {
+			return cfg, false, err
+		}
+	}
+	if one.Path != "" || one.URL != "" {
+		cfg.Artifacts = append(cfg.Artifacts, one)
+	}
+	cfg.GitHubToken = firstNonEmpty(getenv("GH_TOKEN"), getenv("GITHUB_TOKEN"))
+	return cfg, false, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func runVerify(ctx context.Context, e Env, args []string) int {
+	cfg, help, err := parseVerify(args, e.Stderr, e.Getenv)
+	if help {
+		return ExitVerified
+	}
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "kms-verify verify: %v\n", err)
+		return ExitUsage
+	}
+	runner := ghaction.New(func(string) string { return "" }, e.Stderr, e.Rand)
+	return execute(ctx, e, cfg, runner, false)
+}
+
+// execute runs the pipeline and writes every output. inActions selects the
+// job summary, step outputs and annotations.
+func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Runner, inActions bool) int {
+	cfg = cfg.WithDefaults()
+	httpClient := e.HTTP
+	if httpClient == nil {
+		httpClient = fetch.NewClient(cfg.FetchTimeout)
+	}
+	var buildLog io.Writer
+	if inActions || cfg.Verbose {
+		buildLog = logWriter{runner}
+	}
+	deps := pipeline.Deps{
+		Lookup:       e.Lookup,
+		HTTP:         httpClient,
+		Log:          runner,
+		BuildLog:     buildLog,
+		TempDir:      e.TempDir,
+		Now:          e.Now,
+		Tool:         report.Tool{Name: "kms-verify", Version: Version(), URL: "https://github.com/lukium/kms-verify-action"},
+		FetchOptions: e.FetchOptions,
+	}
+	if inActions {
+		ri := runner.Run()
+		deps.Run = &report.Run{Repository: ri.Repository, RunID: ri.RunID, RunAttempt: ri.RunAttempt, Workflow: ri.Workflow, Event: ri.Event, URL: ri.URL, ServerURL: ri.ServerURL}
+	}
+	rep, err := pipeline.Run(ctx, cfg, deps)
+	if err != nil {
+		if inActions {
+			runner.Error("kms-verify: invalid configuration", err.Error())
+		}
+		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", err)
+		return exitForError(err)
+	}
+	// The exit code follows what the report displays: a report whose checks
+	// do not support its verdict is shown, and exits, as inconclusive.
+	shown, _, _ := rep.Displayed()
+	code := ExitCode(shown)
+	if err := report.WriteText(e.Stdout, rep); err != nil {
+		fmt.Fprintf(e.Stderr, "kms-verify: writing the result: %v\n", err)
+	}
+	if werr := writeOutputs(cfg, rep, runner, inActions); werr != nil {
+		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", werr)
+		if code == ExitVerified {
+			// A verified result that could not be recorded is not a result anyone can audit.
+			code = ExitInconclusive
+		}
+	}
+	return code
+}
+
+func writeOutputs(cfg config.Config, rep *report.Report, runner *ghaction.Runner, inActions bool) error {
+	var errs []error
+	if cfg.Report != "" {
+		var sb strings.Builder
+		if err := report.WriteJSON(&sb, rep); err != nil {
+			errs = append(errs, err)
+		} else if err := report.WriteFileAtomic(cfg.Report, []byte(sb.String()), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("--report: %w", err))
+		}
+	}
+	var md strings.Builder
+	if err := report.WriteMarkdown(&md, rep); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Summary != "" {
+		if err := report.WriteFileAtomic(cfg.Summary, []byte(md.String()), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("--summary: %w", err))
+		}
+	}
+	if inActions {
+		if err := runner.AppendSummary(md.String()); err != nil {
+			errs = append(errs, fmt.Errorf("job summary: %w", err))
+		}
+		outputs := [][2]string{{"verdict", string(rep.Verdict)}, {"reason", rep.Reason}, {"report-path", cfg.Report}}
+		if len(rep.Artifacts) > 0 && rep.Artifacts[0].Rebuilt != nil {
+			outputs = append(outputs, [2]string{"sha256", rep.Artifacts[0].Rebuilt.SHA256}, [2]string{"sri", rep.Artifacts[0].Rebuilt.SRI})
+		}
+		for _, o := range outputs {
+			if err := runner.SetOutput(o[0], o[1]); err != nil {
+				errs = append(errs, fmt.Errorf("output %s: %w", o[0], err))
+			}
+		}
+		switch rep.Verdict {
+		case verdict.Failed:
+			runner.Error("kms-verify: verification FAILED (possible tampering)", rep.Message)
+		case verdict.Inconclusive:
+			runner.Warning("kms-verify: could not verify", rep.Message)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// logWriter sends the build log through the runner, line by line, escaped.
+type logWriter struct{ r *ghaction.Runner }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.r.Logf("%s", line)
+	}
+	return len(p), nil
+}
+
+// OSEnv fills Env from the process; only main calls it.
+func OSEnv(args []string, demo fs.FS, rand io.Reader) Env {
+	return Env{
+		Args: args, Getenv: os.Getenv, Lookup: os.LookupEnv,
+		Stdout: os.Stdout, Stderr: os.Stderr, Rand: rand, Now: time.Now, DemoFS: demo,
+	}
+}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/lukium/kms-verify-action/internal/demo"
+	"github.com/lukium/kms-verify-action/internal/ghaction"
+)
+
+const demoUsage = `Usage: kms-verify demo [--tamper] [--evidence-dir DIR] [--report FILE] [--summary FILE]
+
+Runs the whole pipeline offline: makes a tagged git repository from the demo
+web app, rebuilds it, fetches the "live" copy from a loopback CDN, checks the
+page's SRI and verifies a committed Sigstore bundle (DSSE provenance signed for
+lukium/kms-demo's release workflow) against a committed trusted root.
+It exits 0. With --tamper the CDN serves one byte changed and it exits 1.
+`
+
+func runDemo(ctx context.Context, e Env, args []string) int {
+	fset := flag.NewFlagSet("kms-verify demo", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	tamper := fset.Bool("tamper", false, "serve the artifact with one byte changed")
+	evidence := fset.String("evidence-dir", "", "write the evidence folder here")
+	reportPath := fset.String("report", "", "write the JSON report here")
+	summary := fset.String("summary", "", "write the Markdown summary here")
+	verbose := fset.Bool("verbose", false, "print the build log")
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.Stderr, demoUsage)
+			return ExitVerified
+		}
+		fmt.Fprintf(e.Stderr, "kms-verify demo: %v (run kms-verify demo --help)\n", err)
+		return ExitUsage
+	}
+	if e.DemoFS == nil {
+		fmt.Fprintln(e.Stderr, "kms-verify demo: this binary was built without the demo files")
+		return ExitInconclusive
+	}
+	work, err := os.MkdirTemp(e.TempDir, "kms-verify-demo-")
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "kms-verify demo: %v\n", err)
+		return ExitInconclusive
+	}
+	defer os.RemoveAll(work)
+	fail := func(err error) int {
+		fmt.Fprintf(e.Stderr, "kms-verify demo: %v\n", err)
+		return ExitInconclusive
+	}
+	repoDir := filepath.Join(work, "kms-demo")
+	if _, err := demo.CreateRepo(ctx, e.DemoFS, repoDir); err != nil {
+		return fail(err)
+	}
+	bundlePath, rootPath := filepath.Join(work, "kms-enclave.sigstore.json"), filepath.Join(work, "trusted_root.json")
+	for src, dst := range map[string]string{demo.BundleFile: bundlePath, demo.TrustedRoot: rootPath} {
+		data, err := fs.ReadFile(e.DemoFS, src)
+		if err != nil {
+			return fail(err)
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			return fail(err)
+		}
+	}
+	name, err := demo.PublishedArtifact(e.DemoFS)
+	if err != nil {
+		return fail(err)
+	}
+	cdn, err := demo.Serve(e.DemoFS, *tamper)
+	if err != nil {
+		return fail(err)
+	}
+	defer cdn.Close()
+	cfg := demo.Config(repoDir, cdn.URL, name, bundlePath, rootPath)
+	cfg.EvidenceDir, cfg.Report, cfg.Summary, cfg.Verbose = *evidence, *reportPath, *summary, *verbose
+	if *tamper {
+		fmt.Fprintln(e.Stderr, "demo: the loopback CDN serves the artifact with ONE byte changed (--tamper)")
+	}
+	fmt.Fprintf(e.Stderr, "demo: repository %s, tag %s, CDN %s\n", repoDir, demo.Tag, cdn.URL)
+	e.TempDir = work
+	runner := ghaction.New(func(string) string { return "" }, e.Stderr, e.Rand)
+	return execute(ctx, e, cfg, runner, false)
+}

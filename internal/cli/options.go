@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/config"
+)
+
+// option is one setting of a verification run. The same table drives the
+// CLI flags (--name) and the action inputs (INPUT_NAME), so the two can
+// never drift apart.
+type option struct {
+	name  string
+	usage string
+	bool  bool // a switch: --name alone means true
+	set   func(c *config.Config, one *config.Artifact, v string) error
+}
+
+func str(dst func(*config.Config) *string) func(*config.Config, *config.Artifact, string) error {
+	return func(c *config.Config, _ *config.Artifact, v string) error { *dst(c) = v; return nil }
+}
+
+func boolean(name string, dst func(*config.Config) *bool) func(*config.Config, *config.Artifact, string) error {
+	return func(c *config.Config, _ *config.Artifact, v string) error {
+		b, err := config.ParseBool("--"+name, v)
+		*dst(c) = b
+		return err
+	}
+}
+
+var verifyOptions = []option{
+	{name: "repo", usage: "git URL or local path of the source repository (action: defaults to the workflow's repository)", set: str(func(c *config.Config) *string { return &c.Repo })},
+	{name: "tag", usage: "release tag to rebuild, e.g. v1.0.1", set: str(func(c *config.Config) *string { return &c.Tag })},
+	{name: "build-command", usage: "shell command that builds the release in the checkout (gets SOURCE_DATE_EPOCH, RELEASE_TAG, RELEASE_COMMIT)", set: str(func(c *config.Config) *string { return &c.BuildCommand })},
+	{name: "build-env", usage: "NAME of an environment variable to pass to the build (repeatable; in the action: comma or newline separated)", set: func(c *config.Config, _ *config.Artifact, v string) error {
+		for _, n := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+			c.BuildEnv = append(c.BuildEnv, n)
+		}
+		return nil
+	}},
+	{name: "build-timeout", usage: "bound for the build (default 20m)", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.BuildTimeout, err = config.ParseDuration("--build-timeout", v)
+		return err
+	}},
+	{name: "artifact", usage: "path or glob (** allowed) of the built file in the checkout; must match exactly one file", set: func(_ *config.Config, a *config.Artifact, v string) error { a.Path = v; return nil }},
+	{name: "url", usage: "URL where the CDN serves the artifact (https; http only on loopback)", set: func(_ *config.Config, a *config.Artifact, v string) error { a.URL = v; return nil }},
+	{name: "page-url", usage: "HTML page that loads the artifact with SRI; every integrity= on it is checked", set: str(func(c *config.Config) *string { return &c.PageURL })},
+	{name: "bundle", usage: "Sigstore bundle: FILE, https URL, release-asset:NAME, or github-attestations", set: str(func(c *config.Config) *string { return &c.Bundle })},
+	{name: "trusted-root", usage: "trusted_root.json to verify against offline (default: Sigstore public-good root via TUF)", set: str(func(c *config.Config) *string { return &c.TrustedRoot })},
+	{name: "tuf-url", usage: "TUF repository URL for the trusted root (e.g. a GitHub-instance root)", set: str(func(c *config.Config) *string { return &c.TUFURL })},
+	{name: "key", usage: "PEM public key: verify a bundle signed with a managed key instead of a certificate", set: str(func(c *config.Config) *string { return &c.Key })},
+	{name: "signer-repo", usage: "OWNER/REPO whose workflow must have signed (action: defaults to the workflow's repository)", set: str(func(c *config.Config) *string { return &c.SignerRepo })},
+	{name: "signer-workflow", usage: "workflow that must have signed, e.g. .github/workflows/release.yml", set: str(func(c *config.Config) *string { return &c.SignerWorkflow })},
+	{name: "certificate-identity", usage: "exact expected certificate SAN (for signers other than a GitHub workflow)", set: str(func(c *config.Config) *string { return &c.CertificateIdentity })},
+	{name: "certificate-identity-regexp", usage: "expected SAN as a regexp; always anchored as ^(?:RE)$", set: str(func(c *config.Config) *string { return &c.CertificateIdentityRegexp })},
+	{name: "certificate-oidc-issuer", usage: "expected OIDC issuer (default " + config.DefaultIssuer + ")", set: str(func(c *config.Config) *string { return &c.CertificateOIDCIssuer })},
+	{name: "source-ref", usage: "override the expected source ref (default refs/tags/<tag>)", set: str(func(c *config.Config) *string { return &c.SourceRef })},
+	{name: "source-digest", usage: "override the expected source commit (default: the commit the tag resolved to)", set: str(func(c *config.Config) *string { return &c.SourceDigest })},
+	{name: "signer-digest", usage: "expected commit of the signing workflow (BuildSignerDigest)", set: str(func(c *config.Config) *string { return &c.SignerDigest })},
+	{name: "allow-self-hosted-runners", bool: true, usage: "accept signatures made on self-hosted runners", set: boolean("allow-self-hosted-runners", func(c *config.Config) *bool { return &c.AllowSelfHostedRunners })},
+	{name: "predicate-type", usage: "in-toto predicate type required of DSSE bundles (default " + config.DefaultPredicateType + ")", set: str(func(c *config.Config) *string { return &c.PredicateType })},
+	{name: "require-attestation", bool: true, usage: "treat \"no attestation found\" as a failure (exit 1) instead of exit 2", set: boolean("require-attestation", func(c *config.Config) *bool { return &c.RequireAttestation })},
+	{name: "allow-unsigned", bool: true, usage: "run without a bundle; the signature check is reported as SKIPPED", set: boolean("allow-unsigned", func(c *config.Config) *bool { return &c.AllowUnsigned })},
+	{name: "report", usage: "write the JSON report to this file", set: str(func(c *config.Config) *string { return &c.Report })},
+	{name: "summary", usage: "write the Markdown summary to this file", set: str(func(c *config.Config) *string { return &c.Summary })},
+	{name: "evidence-dir", usage: "folder for both copies of the artifact, the build log, headers, bundle and report", set: str(func(c *config.Config) *string { return &c.EvidenceDir })},
+	{name: "max-artifact-size", usage: "cap for each artifact and download (default 100MiB)", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.MaxArtifactSize, err = config.ParseSize(v)
+		return err
+	}},
+	{name: "fetch-timeout", usage: "bound for each HTTP attempt (default 60s)", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.FetchTimeout, err = config.ParseDuration("--fetch-timeout", v)
+		return err
+	}},
+	{name: "github-api-url", usage: "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)", set: str(func(c *config.Config) *string { return &c.GitHubAPIURL })},
+	{name: "verbose", bool: true, usage: "print the build log and more progress", set: boolean("verbose", func(c *config.Config) *bool { return &c.Verbose })},
+}

@@ -1,0 +1,732 @@
+// Package pipeline is the orchestrator: it turns a config.Config into stage
+// options, runs source -> build -> fetch -> compare -> signature under their
+// own deadlines, and collects every outcome into a report.Report.
+//
+// It is the only package that knows every stage. It decides nothing itself:
+// comparisons live in compare, signature decisions in sigstore, and the
+// verdict comes from verdict.Combine over the collected checks, so a stage
+// that did not run can never be counted as a pass.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/lukium/kms-verify-action/internal/build"
+	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/digest"
+	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/ghapi"
+	"github.com/lukium/kms-verify-action/internal/page"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/sigstore"
+	"github.com/lukium/kms-verify-action/internal/source"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// Limits of the pipeline itself (stage-specific limits live in the stages).
+const (
+	MaxPageSize   = 5 << 20  // the HTML page that declares SRI
+	MaxBundleSize = 10 << 20 // one Sigstore bundle
+	TrustTimeout  = 60 * time.Second
+	GitTimeout    = 5 * time.Minute
+	APITimeout    = 30 * time.Second
+)
+
+// Logger receives progress. *ghaction.Runner implements it; it escapes
+// string arguments, folds groups in Actions and can suspend workflow commands.
+type Logger interface {
+	Logf(format string, args ...any)
+	Group(title string) (end func())
+	StopCommands() (resume func())
+}
+
+// Deps is the outside world the pipeline needs, injected so tests can run
+// it against temporary repositories and loopback servers.
+type Deps struct {
+	// Lookup reads the environment for the build's allow-listed variables and PATH.
+	Lookup func(string) (string, bool)
+	// HTTP is the plain client for the CDN, pages and bundle URLs; it never carries a token.
+	HTTP *http.Client
+	// APIHTTP is the client for the GitHub API (the token is added by ghapi); zero means a 30 s client.
+	APIHTTP *http.Client
+	// Log receives progress lines; BuildLog (optional) also receives the build's output.
+	Log      Logger
+	BuildLog io.Writer
+	// TempDir is where the checkout and build home are created; zero means os.TempDir().
+	TempDir string
+	// Now is the clock; zero means time.Now.
+	Now func() time.Time
+	// Tool names the verifier in the report.
+	Tool report.Tool
+	// Run describes the GitHub Actions run, when there is one.
+	Run *report.Run
+	// FetchOptions tunes retries/backoff (tests inject a fast sleep); zero means defaults.
+	FetchOptions fetch.Options
+}
+
+// Run executes the whole verification. It returns a usage error (exit 3)
+// when the configuration is invalid; every other outcome, including stage
+// errors, is in the returned report's verdict.
+func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error) {
+	cfg = cfg.WithDefaults()
+	if err := Preflight(cfg); err != nil {
+		return nil, err
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.TempDir == "" {
+		d.TempDir = os.TempDir()
+	}
+	if d.APIHTTP == nil {
+		d.APIHTTP = &http.Client{Timeout: APITimeout}
+	}
+	if d.Log == nil {
+		d.Log = nopLogger{}
+	}
+	r := &run{cfg: cfg, d: d, rep: &report.Report{
+		SchemaVersion: report.SchemaVersion,
+		MediaType:     report.MediaType,
+		Tool:          d.Tool,
+		Run:           d.Run,
+		StartedAt:     d.Now().UTC(),
+		Source:        report.Source{Repository: cfg.Repo, Tag: cfg.Tag},
+	}}
+	r.execute(ctx)
+	r.finish()
+	return r.rep, nil
+}
+
+// Preflight validates everything that can be checked before any I/O, so a
+// bad input costs nothing and says exactly what to fix.
+func Preflight(cfg config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := source.ValidateRepo(cfg.Repo); err != nil {
+		return err
+	}
+	if err := source.ValidateTag(cfg.Tag); err != nil {
+		return err
+	}
+	for _, a := range cfg.Artifacts {
+		if err := build.ValidatePattern(a.Path); err != nil {
+			return err
+		}
+		if _, err := fetch.ValidateURL(a.URL); err != nil {
+			return err
+		}
+	}
+	if cfg.PageURL != "" {
+		if _, err := fetch.ValidateURL(cfg.PageURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type artifactState struct {
+	cfg     config.Artifact
+	path    string // rebuilt file, absolute
+	rel     string // relative to the checkout
+	rebuilt *digest.Sum
+	live    *digest.Sum
+	rep     *report.Artifact
+}
+
+type run struct {
+	cfg      config.Config
+	d        Deps
+	rep      *report.Report
+	checks   []verdict.Check
+	src      source.Result
+	work     string
+	evidence *report.Evidence
+	arts     []*artifactState
+}
+
+func (r *run) add(c ...verdict.Check) { r.checks = append(r.checks, c...) }
+
+// stage times fn and records it.
+func (r *run) stage(name string, fn func()) {
+	start := r.d.Now()
+	fn()
+	r.rep.Timings = append(r.rep.Timings, report.Timing{Stage: name, Millis: r.d.Now().Sub(start).Milliseconds()})
+}
+
+func (r *run) execute(ctx context.Context) {
+	if r.cfg.EvidenceDir != "" {
+		ev, err := report.NewEvidence(r.cfg.EvidenceDir)
+		if err != nil {
+			r.add(verdict.FromError("evidence", r.cfg.EvidenceDir, "Evidence folder", verdict.Inconclusivef("evidence-unwritable", "evidence folder: %v", err)))
+			return
+		}
+		r.evidence = ev
+	}
+	work, err := os.MkdirTemp(r.d.TempDir, "kms-verify-")
+	if err != nil {
+		r.add(verdict.FromError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "temporary directory: %v", err)))
+		return
+	}
+	r.work = work
+	defer os.RemoveAll(work)
+	for _, a := range r.cfg.Artifacts {
+		st := &artifactState{cfg: a, rep: &report.Artifact{Name: a.Name, URL: a.URL}}
+		r.arts = append(r.arts, st)
+		r.rep.Artifacts = append(r.rep.Artifacts, *st.rep)
+	}
+
+	ok := true
+	r.stage("source", func() { ok = r.source(ctx) })
+	if !ok {
+		return
+	}
+	r.stage("build", func() { ok = r.build(ctx) })
+	r.stage("fetch", func() { r.fetch(ctx) })
+	r.stage("page", func() { r.page(ctx) })
+	if ok {
+		r.stage("signature", func() { r.signature(ctx) })
+	}
+}
+
+func (r *run) source(ctx context.Context) bool {
+	r.d.Log.Logf("Checking out %s at tag %s", r.cfg.Repo, r.cfg.Tag)
+	ctx, cancel := context.WithTimeout(ctx, GitTimeout)
+	defer cancel()
+	dir := filepath.Join(r.work, "src")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		r.add(verdict.FromError("source", r.cfg.Repo, "Check out the tag", verdict.Inconclusivef("workspace", "%v", err)))
+		return false
+	}
+	var gitLog strings.Builder
+	res, err := source.Checkout(ctx, source.Options{
+		Repo:    r.cfg.Repo,
+		Tag:     r.cfg.Tag,
+		Dir:     dir,
+		Env:     r.baseEnv(),
+		Stderr:  &limitedBuilder{b: &gitLog, max: 64 << 10},
+		Timeout: GitTimeout,
+	})
+	if err != nil {
+		r.add(verdict.FromError("source", r.cfg.Repo, "Check out the tag", err))
+		return false
+	}
+	r.src = res
+	r.rep.Source = report.Source{Repository: r.cfg.Repo, Tag: res.Tag, Commit: res.Commit, SourceDateEpoch: res.SourceDateEpoch}
+	r.add(verdict.Check{ID: "source", Subject: r.cfg.Repo, Title: "Tag resolves to a commit", Status: verdict.StatusPass,
+		Expected: "refs/tags/" + r.cfg.Tag, Actual: res.Commit,
+		Message: fmt.Sprintf("SOURCE_DATE_EPOCH=%d (committer time %s)", res.SourceDateEpoch, res.CommitTime.UTC().Format(time.RFC3339))})
+	r.d.Log.Logf("Tag %s is commit %s (SOURCE_DATE_EPOCH=%d)", res.Tag, res.Commit, res.SourceDateEpoch)
+	return true
+}
+
+// baseEnv is the minimal environment for git: PATH and a private HOME.
+func (r *run) baseEnv() []string {
+	env := []string{"HOME=" + filepath.Join(r.work, "home")}
+	if p, ok := r.lookup("PATH"); ok {
+		env = append(env, "PATH="+p)
+	}
+	return env
+}
+
+func (r *run) lookup(name string) (string, bool) {
+	if r.d.Lookup == nil {
+		return "", false
+	}
+	return r.d.Lookup(name)
+}
+
+func (r *run) build(ctx context.Context) bool {
+	home := filepath.Join(r.work, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		r.add(verdict.FromError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "%v", err)))
+		return false
+	}
+	env, err := build.Env(r.lookup, r.cfg.BuildEnv, home, r.src.Tag, r.src.Commit, r.src.SourceDateEpoch)
+	if err != nil {
+		r.add(verdict.FromError("build", "", "Reproducible build", err))
+		return false
+	}
+	var logs []io.Writer
+	var logFile *os.File
+	if r.evidence != nil {
+		if logFile, err = r.evidence.Create("build.log"); err == nil {
+			defer logFile.Close()
+			logs = append(logs, logFile)
+		}
+	}
+	tail := &tailBuffer{max: 4 << 10}
+	logs = append(logs, tail)
+	if r.d.BuildLog != nil {
+		logs = append(logs, r.d.BuildLog)
+	}
+	r.d.Log.Logf("Building with SOURCE_DATE_EPOCH=%d (timeout %s)", r.src.SourceDateEpoch, r.cfg.BuildTimeout)
+	end := r.d.Log.Group("Build log")
+	resume := r.d.Log.StopCommands()
+	res, err := build.Run(ctx, build.Options{
+		Dir:     filepath.Join(r.work, "src"),
+		Command: r.cfg.BuildCommand,
+		Env:     env,
+		Timeout: r.cfg.BuildTimeout,
+		Log:     io.MultiWriter(logs...),
+	})
+	resume()
+	end()
+	if err != nil {
+		c := verdict.FromError("build", r.cfg.BuildCommand, "Reproducible build", err)
+		if t := strings.TrimSpace(tail.String()); t != "" {
+			c.Actual = "last lines of the build log: " + lastLines(t, 5)
+		}
+		r.add(c)
+		return false
+	}
+	r.add(verdict.Check{ID: "build", Subject: r.cfg.BuildCommand, Title: "Reproducible build", Status: verdict.StatusPass,
+		Message: fmt.Sprintf("build command succeeded in %s", res.Duration.Round(time.Millisecond))})
+
+	ok := true
+	for i, st := range r.arts {
+		rel, err := build.FindArtifact(filepath.Join(r.work, "src"), st.cfg.Path)
+		if err != nil {
+			r.add(verdict.FromError("artifact", st.cfg.Name, "Find the built artifact", err))
+			ok = false
+			continue
+		}
+		st.rel = rel
+		st.path = filepath.Join(r.work, "src", filepath.FromSlash(rel))
+		sum, err := digest.File(st.path, r.cfg.MaxArtifactSize)
+		if err != nil {
+			r.add(verdict.FromError("artifact", st.cfg.Name, "Hash the built artifact", verdict.Inconclusivef("artifact-unreadable", "%s: %v", rel, err)))
+			ok = false
+			continue
+		}
+		st.rebuilt = &sum
+		st.rep.Path = rel
+		st.rep.Rebuilt = digests(sum)
+		r.rep.Artifacts[i] = *st.rep
+		if r.evidence != nil {
+			if err := copyFile(st.path, r.evidence, "rebuilt-"+st.cfg.Name); err != nil {
+				r.d.Log.Logf("warning: could not copy %s to the evidence folder: %v", rel, err)
+			}
+		}
+		r.d.Log.Logf("Rebuilt %s: sha256 %s, %d bytes", rel, sum.SHA256Hex(), sum.Size)
+	}
+	return ok
+}
+
+func (r *run) fetch(ctx context.Context) {
+	for i, st := range r.arts {
+		dst := ""
+		if r.evidence != nil {
+			p, err := r.evidence.Path("live-" + st.cfg.Name)
+			if err == nil {
+				dst = p
+			}
+		}
+		if dst == "" {
+			dst = filepath.Join(r.work, fmt.Sprintf("live-%d", i))
+		}
+		r.d.Log.Logf("Fetching %s", st.cfg.URL)
+		opts := r.d.FetchOptions
+		opts.MaxSize = r.cfg.MaxArtifactSize
+		res, err := fetch.ToFile(ctx, r.d.HTTP, st.cfg.URL, dst, opts)
+		st.rep.FinalURL = res.FinalURL
+		if res.Status != 0 {
+			st.rep.HTTP = &report.HTTPInfo{Status: res.Status, Attempts: res.Attempts, Headers: res.Headers}
+		}
+		if r.evidence != nil && len(res.Headers) > 0 {
+			_ = r.evidence.WriteFile("live-"+st.cfg.Name+".headers.txt", []byte(formatHeaders(res)))
+		}
+		if err != nil {
+			r.add(verdict.FromError("fetch", st.cfg.URL, "Fetch the live artifact", err))
+			r.rep.Artifacts[i] = *st.rep
+			continue
+		}
+		sum := res.Sum
+		st.live = &sum
+		st.rep.Live = digests(sum)
+		r.rep.Artifacts[i] = *st.rep
+		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s))", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts)
+		if st.rebuilt != nil {
+			r.add(compare.Artifact(st.cfg.Name, *st.rebuilt, sum, st.cfg.URL)...)
+		}
+	}
+}
+
+func (r *run) page(ctx context.Context) {
+	if r.cfg.PageURL == "" {
+		r.add(verdict.Check{ID: "page-integrity", Title: "Page SRI declarations", Status: verdict.StatusSkipped,
+			Message: "no page-url given: the integrity= attributes of the page that loads the artifacts were not checked"})
+		return
+	}
+	r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
+	body, res, err := fetch.Bytes(ctx, r.d.HTTP, r.cfg.PageURL, MaxPageSize, r.d.FetchOptions)
+	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL}
+	if err != nil {
+		r.add(verdict.FromError("page-integrity", r.cfg.PageURL, "Page SRI declarations", err))
+		return
+	}
+	if r.evidence != nil {
+		_ = r.evidence.WriteFile("page.html", body)
+	}
+	base, err := url.Parse(res.FinalURL)
+	if err != nil || res.FinalURL == "" {
+		base, _ = url.Parse(r.cfg.PageURL)
+	}
+	decls, err := page.Declarations(strings.NewReader(string(body)), base, MaxPageSize)
+	if err != nil {
+		r.add(verdict.FromError("page-integrity", r.cfg.PageURL, "Page SRI declarations", verdict.Inconclusivef("page-unparseable", "page %q: %v", r.cfg.PageURL, err)))
+		return
+	}
+	r.rep.Page.Declarations = len(decls)
+	var known []compare.Known
+	for _, st := range r.arts {
+		if st.rebuilt == nil {
+			r.add(verdict.Check{ID: "page-integrity", Subject: st.cfg.Name, Title: "Page SRI declarations", Status: verdict.StatusError,
+				Reason: "no-rebuilt-artifact", Message: "the artifact was not rebuilt, so the page's integrity cannot be compared"})
+			continue
+		}
+		known = append(known, compare.Known{Name: st.cfg.Name, URL: st.cfg.URL, Sum: *st.rebuilt})
+	}
+	if len(known) > 0 {
+		r.add(compare.Page(r.cfg.PageURL, decls, known)...)
+	}
+}
+
+func (r *run) signature(ctx context.Context) {
+	var tm root.TrustedMaterial
+	for _, st := range r.arts {
+		if st.rebuilt == nil {
+			continue
+		}
+		if st.cfg.Bundle == "" {
+			// Validate only lets this through with --allow-unsigned.
+			r.add(verdict.Check{ID: "signature", Subject: st.cfg.Name, Title: "Sigstore signature", Status: verdict.StatusSkipped,
+				Message: "skipped by --allow-unsigned: nobody's signature was checked"})
+			r.rep.Signature = &report.Signature{Status: verdict.StatusSkipped}
+			continue
+		}
+		cands, err := r.candidates(ctx, st)
+		if err != nil {
+			r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
+			r.rep.Signature = &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()}
+			continue
+		}
+		if tm == nil {
+			tm, err = r.trustedRoot(ctx)
+			if err != nil {
+				r.add(verdict.FromError("trusted-root", r.trustLabel(), "Sigstore trusted root", err))
+				r.rep.Signature = &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()}
+				return
+			}
+		}
+		policy, err := r.policy()
+		if err != nil {
+			r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
+			continue
+		}
+		res, err := sigstore.Verify(ctx, tm, cands, st.rebuilt.SHA256[:], policy)
+		for _, c := range res.Checks {
+			if c.Subject == "" {
+				c.Subject = st.cfg.Name
+			}
+			r.add(c)
+		}
+		sig := signatureReport(res.Signer, r.trustLabel())
+		if err != nil {
+			if len(res.Checks) == 0 {
+				r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
+			}
+			sig.Status = statusOf(err)
+		} else {
+			sig.Status = verdict.StatusPass
+			r.d.Log.Logf("Signature verified: %s signed by %s", sig.Bundle, sig.SAN)
+		}
+		r.rep.Signature = sig
+	}
+}
+
+func statusOf(err error) verdict.Status {
+	if errors.Is(err, verdict.ErrFailed) {
+		return verdict.StatusFail
+	}
+	return verdict.StatusError
+}
+
+func (r *run) trustLabel() string {
+	switch {
+	case r.cfg.TrustedRoot != "":
+		return "file:" + r.cfg.TrustedRoot
+	case r.cfg.TUFURL != "":
+		return r.cfg.TUFURL
+	default:
+		return "sigstore-public-good"
+	}
+}
+
+func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
+	r.d.Log.Logf("Loading the Sigstore trusted root (%s)", r.trustLabel())
+	return sigstore.LoadTrustedRoot(ctx, sigstore.TrustOptions{
+		File:       r.cfg.TrustedRoot,
+		TUFURL:     r.cfg.TUFURL,
+		CacheDir:   filepath.Join(r.work, "tuf-cache"),
+		HTTPClient: r.d.HTTP,
+		Timeout:    TrustTimeout,
+	})
+}
+
+// policy builds the exact signer policy. The source commit always comes from
+// our own git resolution unless the user overrides it explicitly.
+func (r *run) policy() (sigstore.Policy, error) {
+	var p sigstore.Policy
+	switch {
+	case r.cfg.Key != "":
+		pem, err := os.ReadFile(r.cfg.Key)
+		if err != nil {
+			return p, verdict.Usagef("invalid-key", "--key: %v", err)
+		}
+		p.Key = pem
+	case r.cfg.SignerRepo != "":
+		p = sigstore.GitHubPolicy(r.cfg.ServerURL, r.cfg.SignerRepo, r.cfg.SignerWorkflow, r.src.Tag, r.src.Commit)
+		p.Issuer = r.cfg.CertificateOIDCIssuer
+		if r.cfg.SourceRef != "" {
+			p.SourceRepositoryRef = r.cfg.SourceRef
+			if p.Provenance != nil {
+				p.Provenance.Ref = r.cfg.SourceRef
+			}
+		}
+		if r.cfg.SourceDigest != "" {
+			p.SourceRepositoryDigest = r.cfg.SourceDigest
+			if p.Provenance != nil {
+				p.Provenance.Commit = r.cfg.SourceDigest
+			}
+		}
+		p.BuildSignerDigest = r.cfg.SignerDigest
+		if r.cfg.AllowSelfHostedRunners {
+			p.AllowSelfHosted = true
+			p.RunnerEnvironment = ""
+		}
+	default:
+		p.Issuer = r.cfg.CertificateOIDCIssuer
+		p.SAN = r.cfg.CertificateIdentity
+		p.SANRegexp = r.cfg.CertificateIdentityRegexp
+	}
+	p.PredicateType = r.cfg.PredicateType
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// candidates resolves an artifact's bundle source into the bundles to try.
+func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Candidate, error) {
+	src := st.cfg.Bundle
+	save := func(c []sigstore.Candidate) []sigstore.Candidate {
+		if r.evidence != nil {
+			for i, cd := range c {
+				name := "bundle-" + st.cfg.Name + ".sigstore.json"
+				if len(c) > 1 {
+					name = fmt.Sprintf("bundle-%s-%d.sigstore.json", st.cfg.Name, i+1)
+				}
+				_ = r.evidence.WriteFile(name, cd.JSON)
+			}
+		}
+		return c
+	}
+	switch {
+	case src == config.BundleAttestations:
+		gh, owner, repo, err := r.github()
+		if err != nil {
+			return nil, err
+		}
+		r.d.Log.Logf("Looking up attestations for sha256:%s in %s/%s", st.rebuilt.SHA256Hex(), owner, repo)
+		bundles, err := gh.Attestations(ctx, owner, repo, st.rebuilt.SHA256Hex())
+		if err != nil {
+			if errors.Is(err, ghapi.ErrNoAttestation) && r.cfg.RequireAttestation {
+				return nil, verdict.Failedf("no-attestation", "no attestation found for sha256:%s in %s/%s, and --require-attestation is set", st.rebuilt.SHA256Hex(), owner, repo)
+			}
+			return nil, err
+		}
+		var c []sigstore.Candidate
+		for i, b := range bundles {
+			c = append(c, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d from %s/%s", i+1, owner, repo), JSON: b})
+		}
+		return save(c), nil
+	case strings.HasPrefix(src, config.BundleReleaseAssetPrefix):
+		name := strings.TrimPrefix(src, config.BundleReleaseAssetPrefix)
+		gh, owner, repo, err := r.github()
+		if err != nil {
+			return nil, err
+		}
+		data, err := gh.ReleaseAsset(ctx, owner, repo, r.src.Tag, name, MaxBundleSize)
+		if err != nil {
+			return nil, err
+		}
+		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
+	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
+		data, _, err := fetch.Bytes(ctx, r.d.HTTP, src, MaxBundleSize, r.d.FetchOptions)
+		if err != nil {
+			return nil, err
+		}
+		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
+	default:
+		data, err := readFileMax(src, MaxBundleSize)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, verdict.Inconclusivef("bundle-missing", "bundle file %q does not exist", src)
+			}
+			return nil, verdict.Inconclusivef("bundle-missing", "bundle file %q: %v", src, err)
+		}
+		return save([]sigstore.Candidate{{Name: "file:" + src, JSON: data}}), nil
+	}
+}
+
+// github returns an API client and the repository whose releases and
+// attestations hold the bundles: --signer-repo, else the GitHub repository of --repo.
+func (r *run) github() (*ghapi.Client, string, string, error) {
+	full := r.cfg.SignerRepo
+	if full == "" {
+		full = githubRepoOf(r.cfg.Repo, r.cfg.ServerURL)
+	}
+	if full == "" {
+		return nil, "", "", verdict.Usagef("invalid-signer", "release-asset: and github-attestations need the GitHub repository: pass --signer-repo OWNER/REPO")
+	}
+	owner, repo, err := ghapi.SplitRepo(full)
+	if err != nil {
+		return nil, "", "", err
+	}
+	c, err := ghapi.New(r.cfg.GitHubAPIURL, r.cfg.GitHubToken, r.d.APIHTTP, r.d.HTTP)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return c, owner, repo, nil
+}
+
+// githubRepoOf extracts OWNER/REPO from a GitHub clone URL, or "".
+func githubRepoOf(repoURL, serverURL string) string {
+	u, err := url.Parse(repoURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	s, err := url.Parse(serverURL)
+	if err != nil || !strings.EqualFold(u.Host, s.Host) {
+		return ""
+	}
+	p := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	if strings.Count(p, "/") != 1 {
+		return ""
+	}
+	return p
+}
+
+func (r *run) finish() {
+	v, reason := verdict.Combine(r.checks)
+	r.rep.Verdict, r.rep.Reason = v, reason
+	r.rep.Checks = r.checks
+	if r.rep.Checks == nil {
+		r.rep.Checks = []verdict.Check{}
+	}
+	r.rep.Message = message(v, r.checks, r.src, r.cfg)
+	r.rep.Reproduce = reproduce(r.cfg, r.src, r.arts)
+	r.rep.FinishedAt = r.d.Now().UTC()
+	if r.evidence != nil {
+		var sb strings.Builder
+		if err := report.WriteJSON(&sb, r.rep); err == nil {
+			_ = r.evidence.WriteFile("verification-report.json", []byte(sb.String()))
+		}
+	}
+}
+
+func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg config.Config) string {
+	switch v {
+	case verdict.Verified:
+		skipped := 0
+		for _, c := range checks {
+			if c.Status == verdict.StatusSkipped {
+				skipped++
+			}
+		}
+		msg := fmt.Sprintf("The live artifact(s) are byte-for-byte what tag %s (commit %s) rebuilds to", src.Tag, short(src.Commit))
+		if skipped > 0 {
+			return msg + fmt.Sprintf("; %d check(s) were SKIPPED and prove nothing.", skipped)
+		}
+		return msg + ", and the release signature is from the expected signer."
+	case verdict.Failed:
+		for _, c := range checks {
+			if c.Status == verdict.StatusFail {
+				return fmt.Sprintf("POSSIBLE TAMPERING: %s failed for %s: %s", c.Title, c.Subject, firstNonEmpty(c.Message, c.Reason))
+			}
+		}
+	}
+	for _, c := range checks {
+		if c.Status == verdict.StatusError {
+			return fmt.Sprintf("Could not verify: %s: %s", c.Title, firstNonEmpty(c.Message, c.Reason))
+		}
+	}
+	return "Could not verify: no check was carried out."
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+func digests(s digest.Sum) *report.Digests {
+	return &report.Digests{SHA256: s.SHA256Hex(), SRI: s.SRI("sha384"), Size: s.Size}
+}
+
+func signatureReport(s sigstore.Signer, trust string) *report.Signature {
+	sig := &report.Signature{
+		Bundle: s.Bundle, Kind: s.Kind, SAN: s.SAN, Issuer: s.Issuer, Workflow: s.Workflow,
+		Repository: s.Repository, Ref: s.Ref, Commit: s.Commit, RunnerEnvironment: s.RunnerEnvironment,
+		Trigger: s.Trigger, RunURL: s.RunURL, KeyHint: s.KeyHint, LogIndex: s.LogIndex, LogID: s.LogID,
+		Timestamps: s.Timestamps, PredicateType: s.PredicateType, TrustedRoot: trust,
+	}
+	if !s.IntegratedTime.IsZero() {
+		t := s.IntegratedTime.UTC()
+		sig.IntegratedTime = &t
+	}
+	return sig
+}
+
+func formatHeaders(res fetch.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "URL: %s\nFinal-URL: %s\nStatus: %d\nAttempts: %d\n", res.URL, res.FinalURL, res.Status, res.Attempts)
+	keys := make([]string, 0, len(res.Headers))
+	for k := range res.Headers {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %q\n", k, res.Headers[k])
+	}
+	return b.String()
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Logf(string, ...any)        {}
+func (nopLogger) Group(string) func()        { return func() {} }
+func (nopLogger) StopCommands() (end func()) { return func() {} }

@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/source"
+)
+
+// limitedBuilder keeps at most max bytes of what is written to it.
+type limitedBuilder struct {
+	b   *strings.Builder
+	max int
+}
+
+func (l *limitedBuilder) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		if len(p) > room {
+			l.b.Write(p[:room])
+		} else {
+			l.b.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// tailBuffer keeps the last max bytes written to it (the end of a build log).
+type tailBuffer struct {
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.buf) }
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
+
+func copyFile(src string, ev *report.Evidence, name string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := ev.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// readFileMax reads a small local file (a bundle) and refuses one over max bytes.
+func readFileMax(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return data, nil
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// ShellQuote quotes s for a POSIX shell so a human can paste it safely.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// reproduce gives the commands an auditor can paste to check the result
+// without trusting this tool or the runner.
+func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []string {
+	q := ShellQuote
+	lines := []string{
+		fmt.Sprintf("git clone --no-checkout -- %s src && cd src", q(cfg.Repo)),
+		fmt.Sprintf("git -c advice.detachedHead=false checkout --detach %s", q("refs/tags/"+cfg.Tag+"^{commit}")),
+	}
+	if src.Commit != "" {
+		lines = append(lines, fmt.Sprintf("test \"$(git rev-parse HEAD)\" = %s  # the commit the tag resolved to", q(src.Commit)))
+	}
+	lines = append(lines,
+		`export SOURCE_DATE_EPOCH="$(git show -s --format=%ct HEAD)"`+fmt.Sprintf("  # %d", src.SourceDateEpoch),
+		fmt.Sprintf("RELEASE_TAG=%s RELEASE_COMMIT=\"$(git rev-parse HEAD)\" sh -c %s", q(cfg.Tag), q(cfg.BuildCommand)),
+	)
+	for _, a := range arts {
+		path := a.cfg.Path
+		if a.rel != "" {
+			path = a.rel
+		}
+		lines = append(lines,
+			fmt.Sprintf("sha256sum %s", q(path)),
+			fmt.Sprintf("curl -fsSL --proto '=https' -- %s | sha256sum", q(a.cfg.URL)),
+		)
+	}
+	args := []string{"kms-verify", "verify", "--repo", q(cfg.Repo), "--tag", q(cfg.Tag), "--build-command", q(cfg.BuildCommand)}
+	if len(arts) == 1 {
+		args = append(args, "--artifact", q(arts[0].cfg.Path), "--url", q(arts[0].cfg.URL))
+		if b := arts[0].cfg.Bundle; b != "" {
+			args = append(args, "--bundle", q(b))
+		}
+	} else {
+		args = append(args, "--config", "kms-verify.yml")
+	}
+	if cfg.PageURL != "" {
+		args = append(args, "--page-url", q(cfg.PageURL))
+	}
+	if cfg.SignerRepo != "" {
+		args = append(args, "--signer-repo", q(cfg.SignerRepo), "--signer-workflow", q(cfg.SignerWorkflow))
+	}
+	if cfg.CertificateIdentity != "" {
+		args = append(args, "--certificate-identity", q(cfg.CertificateIdentity))
+	}
+	if cfg.CertificateIdentityRegexp != "" {
+		args = append(args, "--certificate-identity-regexp", q(cfg.CertificateIdentityRegexp))
+	}
+	if cfg.AllowUnsigned {
+		args = append(args, "--allow-unsigned")
+	}
+	lines = append(lines, "# or let the verifier do all of the above:", strings.Join(args, " "))
+	return lines
+}
