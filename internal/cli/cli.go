@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,6 +115,9 @@ func (e Env) withDefaults() Env {
 	}
 	if e.Now == nil {
 		e.Now = time.Now
+	}
+	if e.Rand == nil {
+		e.Rand = rand.Reader // delimiters and stop-commands tokens must be unpredictable
 	}
 	return e
 }

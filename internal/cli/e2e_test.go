@@ -1,0 +1,401 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lukium/kms-verify-action/internal/cli"
+	"github.com/lukium/kms-verify-action/internal/digest"
+	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/testkit/gitrepo"
+	"github.com/lukium/kms-verify-action/internal/testkit/sigstorekit"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// The release under test: a repository whose build copies src/app.js to a
+// content-addressed file, so the artifact's bytes are known without building.
+const (
+	signerRepo = "acme/kms"
+	workflow   = ".github/workflows/release.yml"
+	tag        = "v1.0.1"
+	appJS      = "export const enclave = 'v1.0.1';\n// ...\n"
+)
+
+var (
+	artifact     = []byte(appJS)
+	artifactHash = func() string { h := sha256.Sum256(artifact); return hex.EncodeToString(h[:]) }()
+	artifactName = "kms." + artifactHash[:8] + ".js"
+)
+
+const buildSh = `#!/bin/sh
+set -eu
+: "${SOURCE_DATE_EPOCH:?}"
+mkdir -p dist
+h=$(sha256sum src/app.js | cut -c1-8)
+cp src/app.js "dist/kms.$h.js"
+`
+
+// world is shared by every test: one Sigstore, one repository.
+type world struct {
+	ca       *sigstorekit.Authority
+	rootFile string
+	repo     *gitrepo.Repo
+	commit   string
+	other    string // commit of another tag
+}
+
+var (
+	worldOnce sync.Once
+	theWorld  world
+	worldErr  error
+)
+
+func getWorld(t *testing.T) world {
+	t.Helper()
+	worldOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kms-verify-e2e-")
+		if err != nil {
+			worldErr = err
+			return
+		}
+		ca, err := sigstorekit.New()
+		if err != nil {
+			worldErr = err
+			return
+		}
+		rootJSON, err := ca.TrustedRootJSON()
+		if err != nil {
+			worldErr = err
+			return
+		}
+		rootFile := filepath.Join(dir, "trusted_root.json")
+		if err := os.WriteFile(rootFile, rootJSON, 0o600); err != nil {
+			worldErr = err
+			return
+		}
+		repoDir := filepath.Join(dir, "repo")
+		ctx := context.Background()
+		other, err := gitrepo.Create(ctx, repoDir, map[string]string{"build.sh": buildSh, "src/app.js": "export const enclave = 'v1.0.0';\n"},
+			gitrepo.DefaultDate, gitrepo.Tag{Name: "v1.0.0", Annotated: true})
+		if err != nil {
+			worldErr = err
+			return
+		}
+		commit, err := gitrepo.Create(ctx, repoDir, map[string]string{"src/app.js": appJS, "src/extra.js": "x\n"},
+			gitrepo.DefaultDate.Add(time.Hour), gitrepo.Tag{Name: tag, Annotated: true}, gitrepo.Tag{Name: "v1.0"})
+		if err != nil {
+			worldErr = err
+			return
+		}
+		theWorld = world{ca: ca, rootFile: rootFile, repo: &gitrepo.Repo{Dir: repoDir}, commit: commit, other: other}
+	})
+	if worldErr != nil {
+		t.Fatalf("setting up the test world: %v", worldErr)
+	}
+	return theWorld
+}
+
+// sign writes a bundle for data signed by id and returns its path.
+func sign(t *testing.T, w world, data []byte, id sigstorekit.Identity) string {
+	t.Helper()
+	b, err := w.ca.SignArtifact(data, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bundle.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func goodID(w world) sigstorekit.Identity {
+	return sigstorekit.GitHubIdentity(signerRepo, workflow, tag, w.commit)
+}
+
+// cdn serves the artifact and a page that pins it, with per-test behaviour.
+type cdn struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests int
+	sawAuth  bool
+}
+
+func newCDN(t *testing.T, body func(w http.ResponseWriter, r *http.Request, n int)) *cdn {
+	c := &cdn{}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.requests++
+		n := c.requests
+		if r.Header.Get("Authorization") != "" {
+			c.sawAuth = true
+		}
+		c.mu.Unlock()
+		if r.URL.Path == "/kms.html" {
+			sum := sri384(artifact)
+			fmt.Fprintf(w, `<!doctype html><script type="module" integrity="%s" src="/%s"></script>`, sum, artifactName)
+			return
+		}
+		body(w, r, n)
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+func serve(data []byte) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = w.Write(data)
+	}
+}
+
+type result struct {
+	code   int
+	stdout string
+	stderr string
+	rep    *report.Report
+}
+
+func (r result) check(id string) (verdict.Check, bool) {
+	if r.rep == nil {
+		return verdict.Check{}, false
+	}
+	for _, c := range r.rep.Checks {
+		if c.ID == id && c.Status != verdict.StatusPass {
+			return c, true
+		}
+	}
+	for _, c := range r.rep.Checks {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return verdict.Check{}, false
+}
+
+type runOpts struct {
+	env     map[string]string
+	http    *http.Client
+	noSleep bool
+}
+
+func run(t *testing.T, o runOpts, args ...string) result {
+	t.Helper()
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+	if len(args) > 0 && args[0] == "verify" {
+		args = append(args, "--report", reportPath)
+	}
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"PATH": os.Getenv("PATH")}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	e := cli.Env{
+		Args:    args,
+		Getenv:  func(k string) string { return env[k] },
+		Lookup:  func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Stdout:  &stdout,
+		Stderr:  &stderr,
+		TempDir: t.TempDir(),
+		HTTP:    o.http,
+		// Retries are real; only the waiting between them is skipped.
+		FetchOptions: fetch.Options{Sleep: func(context.Context, time.Duration) error { return nil }},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res := result{code: cli.Main(ctx, e), stdout: stdout.String(), stderr: stderr.String()}
+	if data, err := os.ReadFile(reportPath); err == nil {
+		res.rep = &report.Report{}
+		if err := json.Unmarshal(data, res.rep); err != nil {
+			t.Fatalf("report is not JSON: %v", err)
+		}
+	}
+	return res
+}
+
+// verifyArgs is a complete, valid invocation against the world and a CDN.
+func verifyArgs(w world, c *cdn, bundle string, extra ...string) []string {
+	args := []string{"verify",
+		"--repo", w.repo.Dir, "--tag", tag,
+		"--build-command", "sh build.sh",
+		"--artifact", "dist/kms.*.js",
+		"--url", c.URL + "/" + artifactName,
+		"--page-url", c.URL + "/kms.html",
+		"--trusted-root", w.rootFile,
+		"--signer-repo", signerRepo, "--signer-workflow", workflow,
+	}
+	if bundle != "" {
+		args = append(args, "--bundle", bundle)
+	}
+	return append(args, extra...)
+}
+
+func TestVerifyEndToEnd(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	good := sign(t, w, artifact, goodID(w))
+	flipped := append([]byte(nil), artifact...)
+	flipped[5] ^= 0x01
+
+	type want struct {
+		code    int
+		reason  string // report reason
+		checkID string // the check that decides
+		status  verdict.Status
+		inText  string // substring of stdout+stderr
+	}
+	tests := []struct {
+		name   string
+		cdn    func(http.ResponseWriter, *http.Request, int)
+		bundle func(t *testing.T) string
+		extra  []string
+		http   *http.Client
+		want   want
+	}{
+		{name: "verified", cdn: serve(artifact), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass, inText: "VERIFICATION PASSED"}},
+		{name: "one flipped byte at the CDN", cdn: serve(flipped), want: want{code: cli.ExitFailed, reason: "digest-mismatch", checkID: "sha256", status: verdict.StatusFail, inText: "MISMATCH"}},
+		{name: "a truncated body", cdn: serve(artifact[:len(artifact)-3]), want: want{code: cli.ExitFailed, reason: "digest-mismatch", checkID: "size", status: verdict.StatusFail}},
+		{name: "connection cut mid-body is could-not-verify", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(artifact)))
+			_, _ = w.Write(artifact[:10])
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			conn.Close()
+		}, want: want{code: cli.ExitInconclusive, reason: "network-error", checkID: "fetch", status: verdict.StatusError}},
+		{name: "HTTP 500 after bounded retries", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			http.Error(w, "boom", http.StatusInternalServerError)
+		}, want: want{code: cli.ExitInconclusive, reason: "http-status", checkID: "fetch", status: verdict.StatusError}},
+		{name: "a CDN that times out", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}, http: fetch.NewClient(150 * time.Millisecond), want: want{code: cli.ExitInconclusive, reason: "network-error", checkID: "fetch", status: verdict.StatusError}},
+		{name: "a redirect to http is refused", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			http.Redirect(w, r, "http://cdn.example.invalid/kms.js", http.StatusFound)
+		}, want: want{code: cli.ExitInconclusive, reason: "insecure-redirect", checkID: "fetch", status: verdict.StatusError}},
+		{name: "wrong SAN (another workflow)", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			return sign(t, w, artifact, sigstorekit.GitHubIdentity(signerRepo, ".github/workflows/ci.yml", tag, w.commit))
+		}, want: want{code: cli.ExitFailed, reason: "identity-mismatch", checkID: "identity.san", status: verdict.StatusFail}},
+		{name: "certificate for the commit of another tag", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			return sign(t, w, artifact, sigstorekit.GitHubIdentity(signerRepo, workflow, tag, w.other))
+		}, want: want{code: cli.ExitFailed, reason: "identity-mismatch", checkID: "identity.source-repository-digest", status: verdict.StatusFail}},
+		{name: "repository with one letter added", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			return sign(t, w, artifact, sigstorekit.GitHubIdentity(signerRepo+"s", workflow, tag, w.commit))
+		}, want: want{code: cli.ExitFailed, reason: "identity-mismatch", checkID: "identity.san", status: verdict.StatusFail}},
+		{name: "SAN one character longer than the expected identity", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			id := goodID(w)
+			id.SAN += "x"
+			return sign(t, w, artifact, id)
+		}, want: want{code: cli.ExitFailed, reason: "identity-mismatch", checkID: "identity.san", status: verdict.StatusFail}},
+		{name: "wrong issuer", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			id := goodID(w)
+			id.Issuer = "https://accounts.google.com"
+			id.Ext.Issuer = id.Issuer
+			return sign(t, w, artifact, id)
+		}, want: want{code: cli.ExitFailed, reason: "identity-mismatch", checkID: "identity.issuer", status: verdict.StatusFail}},
+		{name: "a bundle for another artifact", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			return sign(t, w, []byte("some other file"), goodID(w))
+		}, want: want{code: cli.ExitFailed, reason: "subject-mismatch", checkID: "subject", status: verdict.StatusFail}},
+		{name: "a missing bundle", cdn: serve(artifact), bundle: func(t *testing.T) string {
+			return filepath.Join(t.TempDir(), "nope.json")
+		}, want: want{code: cli.ExitInconclusive, reason: "bundle-missing", checkID: "signature", status: verdict.StatusError}},
+		{name: "allow-unsigned shows skipped", cdn: serve(artifact), bundle: func(*testing.T) string { return "" },
+			extra: []string{"--allow-unsigned"},
+			want:  want{code: cli.ExitVerified, reason: "ok", checkID: "signature", status: verdict.StatusSkipped, inText: "SKIPPED"}},
+		{name: "no bundle and no opt-out is a usage error", cdn: serve(artifact), bundle: func(*testing.T) string { return "" },
+			want: want{code: cli.ExitUsage, inText: "--allow-unsigned"}},
+		{name: "a build that fails", cdn: serve(artifact), extra: []string{"--build-command", "echo broken >&2; exit 7"},
+			want: want{code: cli.ExitInconclusive, reason: "build-failed", checkID: "build", status: verdict.StatusError, inText: "broken"}},
+		{name: "a build that times out", cdn: serve(artifact), extra: []string{"--build-command", "sleep 30", "--build-timeout", "300ms"},
+			want: want{code: cli.ExitInconclusive, reason: "build-timeout", checkID: "build", status: verdict.StatusError}},
+		{name: "an artifact glob with no match", cdn: serve(artifact), extra: []string{"--artifact", "dist/*.mjs"},
+			want: want{code: cli.ExitInconclusive, reason: "artifact-not-found", checkID: "artifact", status: verdict.StatusError}},
+		{name: "an artifact glob with two matches", cdn: serve(artifact), extra: []string{"--artifact", "src/*.js"},
+			want: want{code: cli.ExitInconclusive, reason: "artifact-ambiguous", checkID: "artifact", status: verdict.StatusError, inText: "extra.js"}},
+		{name: "a missing tag", cdn: serve(artifact), extra: []string{"--tag", "v9.9.9"},
+			want: want{code: cli.ExitInconclusive, reason: "source-unavailable", checkID: "source", status: verdict.StatusError}},
+		{name: "page integrity for other bytes", cdn: serve(artifact), extra: []string{"--page-url", "PAGE_OTHER"},
+			want: want{code: cli.ExitFailed, reason: "sri-mismatch", checkID: "page-integrity", status: verdict.StatusFail}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCDN(t, tt.cdn)
+			bundle := good
+			if tt.bundle != nil {
+				bundle = tt.bundle(t)
+			}
+			extra := tt.extra
+			for i, a := range extra {
+				if a == "PAGE_OTHER" {
+					other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						fmt.Fprintf(w, `<script integrity="%s" src="%s/%s"></script>`, sri384([]byte("evil")), c.URL, artifactName)
+					}))
+					t.Cleanup(other.Close)
+					extra = append([]string(nil), extra...)
+					extra[i] = other.URL + "/kms.html"
+				}
+			}
+			res := run(t, runOpts{http: tt.http}, verifyArgs(w, c, bundle, extra...)...)
+			text := res.stdout + res.stderr
+			if res.code != tt.want.code {
+				t.Fatalf("exit code %d, want %d\n%s", res.code, tt.want.code, text)
+			}
+			if tt.want.inText != "" && !strings.Contains(text, tt.want.inText) {
+				t.Errorf("output does not mention %q:\n%s", tt.want.inText, text)
+			}
+			if tt.want.code == cli.ExitUsage {
+				if res.rep != nil {
+					t.Error("a usage error must not write a report")
+				}
+				return
+			}
+			if res.rep == nil {
+				t.Fatalf("no report written\n%s", text)
+			}
+			if tt.want.reason != "" && res.rep.Reason != tt.want.reason {
+				t.Errorf("reason %q, want %q", res.rep.Reason, tt.want.reason)
+			}
+			ck, ok := res.check(tt.want.checkID)
+			if !ok {
+				t.Fatalf("no %q check in %+v", tt.want.checkID, res.rep.Checks)
+			}
+			if ck.Status != tt.want.status {
+				t.Errorf("check %s: status %s, want %s (%s)", ck.ID, ck.Status, tt.want.status, ck.Message)
+			}
+			wantVerdict := map[int]verdict.Verdict{0: verdict.Verified, 1: verdict.Failed, 2: verdict.Inconclusive}[tt.want.code]
+			if res.rep.Verdict != wantVerdict {
+				t.Errorf("verdict %s, want %s", res.rep.Verdict, wantVerdict)
+			}
+		})
+	}
+}
+
+func sri384(b []byte) string {
+	s, err := digest.Reader(bytes.NewReader(b), 1<<20)
+	if err != nil {
+		panic(err)
+	}
+	return s.SRI("sha384")
+}
+
+type sigstoreIdentity = sigstorekit.Identity
+
+func sigstoreIdentityFor(repo, wf, tg, commit string) sigstorekit.Identity {
+	return sigstorekit.GitHubIdentity(repo, wf, tg, commit)
+}
