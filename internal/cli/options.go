@@ -48,6 +48,7 @@ var verifyOptions = []option{
 	{name: "bundle", usage: "Sigstore bundle: FILE, https URL, release-asset:NAME, or github-attestations", set: str(func(c *config.Config) *string { return &c.Bundle })},
 	{name: "trusted-root", usage: "trusted_root.json to verify against offline (default: Sigstore public-good root via TUF)", set: str(func(c *config.Config) *string { return &c.TrustedRoot })},
 	{name: "tuf-url", usage: "TUF repository URL for the trusted root (e.g. a GitHub-instance root)", set: str(func(c *config.Config) *string { return &c.TUFURL })},
+	{name: "tuf-root", usage: "initial root.json of a custom --tuf-url (obtained out of band)", set: str(func(c *config.Config) *string { return &c.TUFRoot })},
 	{name: "key", usage: "PEM public key: verify a bundle signed with a managed key instead of a certificate", set: str(func(c *config.Config) *string { return &c.Key })},
 	{name: "signer-repo", usage: "OWNER/REPO whose workflow must have signed (action: defaults to the workflow's repository)", set: str(func(c *config.Config) *string { return &c.SignerRepo })},
 	{name: "signer-workflow", usage: "workflow that must have signed, e.g. .github/workflows/release.yml", set: str(func(c *config.Config) *string { return &c.SignerWorkflow })},

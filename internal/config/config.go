@@ -84,6 +84,8 @@ type Config struct {
 	TrustedRoot string
 	// TUFURL is a TUF repository for the trusted root (e.g. a GitHub-instance one); zero means public good.
 	TUFURL string
+	// TUFRoot is the initial root.json of TUFURL; required unless TUFURL is a Sigstore mirror whose root is embedded.
+	TUFRoot string
 	// Key is a PEM public key file for bundles signed with a managed key; zero means certificate identities.
 	Key string
 
@@ -168,6 +170,12 @@ func baseName(p string) string {
 	return p
 }
 
+// embeddedTUF lists the TUF mirrors whose initial root ships inside sigstore-go.
+var embeddedTUF = map[string]bool{
+	"https://tuf-repo-cdn.sigstore.dev": true,
+	"https://tuf-repo-cdn.sigstage.dev": true,
+}
+
 var (
 	repoNameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -233,6 +241,20 @@ func (c Config) Validate() error {
 	for _, n := range c.BuildEnv {
 		if !envNameRE.MatchString(n) {
 			return bad("invalid-build-env", "--build-env %q is not an environment variable name (letters, digits, _)", n)
+		}
+	}
+	if c.TUFRoot != "" && c.TUFURL == "" {
+		return bad("conflicting-inputs", "--tuf-root is the initial root of a custom --tuf-url; pass both")
+	}
+	if c.TUFURL != "" {
+		if err := checkURL(c.TUFURL); err != nil {
+			return bad("invalid-url", "--tuf-url %v", err)
+		}
+		if c.TUFRoot == "" && !embeddedTUF[strings.TrimRight(c.TUFURL, "/")] {
+			return bad("missing-input", "--tuf-url %q needs --tuf-root: the repository's initial root.json, obtained out of band", c.TUFURL)
+		}
+		if c.TrustedRoot != "" {
+			return bad("conflicting-inputs", "--trusted-root and --tuf-url are two sources of trust; keep one")
 		}
 	}
 	if c.AllowUnsigned && c.RequireAttestation {
@@ -397,6 +419,7 @@ type File struct {
 	RequireAttestation        *bool      `yaml:"require-attestation"`
 	TrustedRoot               string     `yaml:"trusted-root"`
 	TUFURL                    string     `yaml:"tuf-url"`
+	TUFRoot                   string     `yaml:"tuf-root"`
 	Key                       string     `yaml:"key"`
 	CertificateIdentity       string     `yaml:"certificate-identity"`
 	CertificateIdentityRegexp string     `yaml:"certificate-identity-regexp"`
@@ -458,6 +481,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.Bundle, f.Bundle)
 	set(&c.TrustedRoot, f.TrustedRoot)
 	set(&c.TUFURL, f.TUFURL)
+	set(&c.TUFRoot, f.TUFRoot)
 	set(&c.Key, f.Key)
 	set(&c.CertificateIdentity, f.CertificateIdentity)
 	set(&c.CertificateIdentityRegexp, f.CertificateIdentityRegexp)

@@ -163,3 +163,29 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateTrust(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name          string
+		url, root, tr string
+		want          string
+	}{
+		{"public good by URL", "https://tuf-repo-cdn.sigstore.dev/", "", "", ""},
+		{"custom TUF needs its root", "https://tuf.example.com", "", "", "needs --tuf-root"},
+		{"custom TUF with root", "https://tuf.example.com", "root.json", "", ""},
+		{"root without URL", "", "root.json", "", "pass both"},
+		{"two sources", "https://tuf.example.com", "root.json", "trusted_root.json", "keep one"},
+		{"plain http TUF", "http://tuf.example.com", "root.json", "", "must use https"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			c.TUFURL, c.TUFRoot, c.TrustedRoot = tt.url, tt.root, tt.tr
+			err := c.WithDefaults().Validate()
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

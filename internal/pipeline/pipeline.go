@@ -359,7 +359,15 @@ func (r *run) fetch(ctx context.Context) {
 		r.rep.Artifacts[i] = *st.rep
 		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s))", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts)
 		if st.rebuilt != nil {
-			r.add(compare.Artifact(st.cfg.Name, *st.rebuilt, sum, st.cfg.URL)...)
+			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, st.cfg.URL)
+			for i, c := range checks {
+				if c.ID == compare.IDSHA256 && c.Status == verdict.StatusFail {
+					if d := describeDifference(st.path, dst); d != "" {
+						checks[i].Message += "; " + d
+					}
+				}
+			}
+			r.add(checks...)
 		}
 	}
 }
@@ -477,9 +485,17 @@ func (r *run) trustLabel() string {
 
 func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 	r.d.Log.Logf("Loading the Sigstore trusted root (%s)", r.trustLabel())
+	var tufRoot []byte
+	if r.cfg.TUFRoot != "" {
+		var err error
+		if tufRoot, err = readFileMax(r.cfg.TUFRoot, sigstore.MaxTrustedRootSize); err != nil {
+			return nil, verdict.Usagef("invalid-tuf-root", "--tuf-root %q: %v", r.cfg.TUFRoot, err)
+		}
+	}
 	return sigstore.LoadTrustedRoot(ctx, sigstore.TrustOptions{
 		File:       r.cfg.TrustedRoot,
 		TUFURL:     r.cfg.TUFURL,
+		TUFRoot:    tufRoot,
 		CacheDir:   filepath.Join(r.work, "tuf-cache"),
 		HTTPClient: r.d.HTTP,
 		Timeout:    TrustTimeout,

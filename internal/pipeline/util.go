@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -148,4 +149,50 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 	}
 	lines = append(lines, "# or let the verifier do all of the above:", strings.Join(args, " "))
 	return lines
+}
+
+// MaxDiffScan bounds how far describeDifference reads (the files are already
+// bounded by --max-artifact-size; this keeps the extra pass cheap).
+const MaxDiffScan = 256 << 20
+
+// describeDifference streams the rebuilt and the live copy side by side and
+// says where they first differ, so a mismatch reads as a fact an operator can
+// check with cmp(1), not only as two different hashes.
+func describeDifference(rebuilt, live string) string {
+	a, err := os.Open(rebuilt)
+	if err != nil {
+		return ""
+	}
+	defer a.Close()
+	b, err := os.Open(live)
+	if err != nil {
+		return ""
+	}
+	defer b.Close()
+	return firstDifference(bufio.NewReaderSize(a, 64<<10), bufio.NewReaderSize(b, 64<<10))
+}
+
+func firstDifference(a, b io.ByteReader) string {
+	for off := int64(0); off < MaxDiffScan; off++ {
+		x, errA := a.ReadByte()
+		y, errB := b.ReadByte()
+		switch {
+		case errA != nil && errB != nil:
+			return ""
+		case errB != nil:
+			return fmt.Sprintf("the live copy ends after %d bytes; the rebuilt artifact goes on", off)
+		case errA != nil:
+			return fmt.Sprintf("the live copy has extra bytes after the rebuilt artifact's %d bytes", off)
+		case x != y:
+			return fmt.Sprintf("first difference at byte offset %d (rebuilt 0x%02x %s, live 0x%02x %s)", off, x, printable(x), y, printable(y))
+		}
+	}
+	return ""
+}
+
+func printable(c byte) string {
+	if c >= 0x20 && c < 0x7f && c != '\'' {
+		return "'" + string(rune(c)) + "'"
+	}
+	return "(non-printable)"
 }
