@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
 	"github.com/lukium/kms-verify-action/internal/cli"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
@@ -398,4 +400,66 @@ type sigstoreIdentity = sigstorekit.Identity
 
 func sigstoreIdentityFor(repo, wf, tg, commit string) sigstorekit.Identity {
 	return sigstorekit.GitHubIdentity(repo, wf, tg, commit)
+}
+
+// TestIdentityFlagsKeepTheGitHubBinding: with --certificate-identity[-regexp]
+// instead of --signer-workflow, a GitHub Actions certificate must still be
+// for the repository, ref and commit that were rebuilt.
+func TestIdentityFlagsKeepTheGitHubBinding(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	san := goodID(w).SAN
+	selfHosted := goodID(w)
+	selfHosted.Ext.RunnerEnvironment = "self-hosted"
+	tests := []struct {
+		name    string
+		id      sigstorekit.Identity
+		flags   []string
+		code    int
+		checkID string
+	}{
+		{"exact SAN, right commit", goodID(w), []string{"--certificate-identity", san}, cli.ExitVerified, "identity.source-repository-digest"},
+		{"exact SAN, commit of another tag", sigstorekit.GitHubIdentity(signerRepo, workflow, tag, w.other), []string{"--certificate-identity", san}, cli.ExitFailed, "identity.source-repository-digest"},
+		{"regexp matching only unanchored", otherIssuer(goodID(w)), []string{"--certificate-identity-regexp", "workflows/release", "--certificate-oidc-issuer", "https://issuer.example.com"}, cli.ExitFailed, "identity.san"},
+		{"anchored regexp of another issuer", otherIssuer(goodID(w)), []string{"--certificate-identity-regexp", `https://github\.com/acme/kms/\.github/workflows/release\.yml@refs/tags/v1\.0\.1`, "--certificate-oidc-issuer", "https://issuer.example.com"}, cli.ExitVerified, "identity.san"},
+		{"anchored regexp, but the source repository is unknown", goodID(w), []string{"--certificate-identity-regexp", "https://github.com/acme/kms/.*"}, cli.ExitUsage, ""},
+		{"self-hosted runner refused", selfHosted, []string{"--certificate-identity", san}, cli.ExitFailed, "identity.runner-environment"},
+		{"self-hosted runner allowed explicitly", selfHosted, []string{"--certificate-identity", san, "--allow-self-hosted-runners"}, cli.ExitVerified, "identity.runner-environment"},
+		{"source ref override must match too", goodID(w), []string{"--certificate-identity", san, "--source-ref", "refs/tags/v1.0"}, cli.ExitFailed, "identity.source-repository-ref"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCDN(t, serve(artifact))
+			args := []string{"verify", "--repo", w.repo.Dir, "--tag", tag, "--build-command", "sh build.sh",
+				"--artifact", "dist/kms.*.js", "--url", c.URL + "/" + artifactName, "--trusted-root", w.rootFile,
+				"--bundle", sign(t, w, artifact, tt.id)}
+			res := run(t, runOpts{}, append(args, tt.flags...)...)
+			if res.code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", res.code, tt.code, res.stdout, res.stderr)
+			}
+			if tt.checkID == "" {
+				return
+			}
+			ck, ok := res.check(tt.checkID)
+			if !ok {
+				t.Fatalf("no %s check", tt.checkID)
+			}
+			want := verdict.StatusPass
+			if tt.code == cli.ExitFailed {
+				want = verdict.StatusFail
+			} else if strings.Contains(tt.name, "allowed") {
+				want = verdict.StatusSkipped
+			}
+			if ck.Status != want {
+				t.Errorf("%s: %s, want %s (%s)", ck.ID, ck.Status, want, ck.Message)
+			}
+		})
+	}
+}
+
+func otherIssuer(id sigstorekit.Identity) sigstorekit.Identity {
+	id.Issuer = "https://issuer.example.com"
+	id.Ext = certificate.Extensions{Issuer: id.Issuer}
+	return id
 }

@@ -93,7 +93,8 @@ type Config struct {
 	CertificateIdentity string
 	// CertificateIdentityRegexp is an expected SAN pattern; the tool anchors it as ^(?:re)$.
 	CertificateIdentityRegexp string
-	// CertificateOIDCIssuer is the expected issuer; zero means DefaultIssuer.
+	// CertificateOIDCIssuer is the expected issuer; zero means GitHub Actions'
+	// issuer on ServerURL (DefaultIssuer on github.com).
 	CertificateOIDCIssuer string
 	// SignerRepo (OWNER/REPO) and SignerWorkflow (.github/workflows/x.yml) build the exact SAN
 	// https://github.com/OWNER/REPO/<workflow>@refs/tags/<tag> and turn on the GitHub binding.
@@ -139,9 +140,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxArtifactSize == 0 {
 		c.MaxArtifactSize = DefaultMaxArtifactSize
-	}
-	if c.CertificateOIDCIssuer == "" {
-		c.CertificateOIDCIssuer = DefaultIssuer
 	}
 	if c.PredicateType == "" {
 		c.PredicateType = DefaultPredicateType
@@ -298,9 +296,6 @@ func (c Config) validateSigner() error {
 		if _, err := regexp.Compile(c.CertificateIdentityRegexp); err != nil {
 			return bad("--certificate-identity-regexp does not compile: %v", err)
 		}
-	}
-	if c.CertificateOIDCIssuer == "" && c.Key == "" && hasBundle {
-		return bad("--certificate-oidc-issuer must not be empty")
 	}
 	for name, v := range map[string]string{"--source-digest": c.SourceDigest, "--signer-digest": c.SignerDigest} {
 		if v != "" && !hexRE.MatchString(v) {

@@ -134,6 +134,16 @@ func Preflight(cfg config.Config) error {
 			return err
 		}
 	}
+	identity := cfg.CertificateIdentity != "" || cfg.CertificateIdentityRegexp != ""
+	issuer := cfg.CertificateOIDCIssuer
+	if issuer == "" {
+		issuer = githubIssuer(strings.TrimRight(cfg.ServerURL, "/"))
+	}
+	if identity && issuer == githubIssuer(strings.TrimRight(cfg.ServerURL, "/")) {
+		if _, err := boundRepo(cfg); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -506,16 +516,39 @@ func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 // our own git resolution unless the user overrides it explicitly.
 func (r *run) policy() (sigstore.Policy, error) {
 	var p sigstore.Policy
-	switch {
-	case r.cfg.Key != "":
+	if r.cfg.Key != "" {
 		pem, err := os.ReadFile(r.cfg.Key)
 		if err != nil {
 			return p, verdict.Usagef("invalid-key", "--key: %v", err)
 		}
 		p.Key = pem
-	case r.cfg.SignerRepo != "":
-		p = sigstore.GitHubPolicy(r.cfg.ServerURL, r.cfg.SignerRepo, r.cfg.SignerWorkflow, r.src.Tag, r.src.Commit)
+		p.PredicateType = r.cfg.PredicateType
+		return p, p.Validate()
+	}
+	server := strings.TrimRight(r.cfg.ServerURL, "/")
+	if r.cfg.SignerRepo != "" {
+		p = sigstore.GitHubPolicy(server, r.cfg.SignerRepo, r.cfg.SignerWorkflow, r.src.Tag, r.src.Commit)
+	} else {
+		p = sigstore.Policy{Issuer: githubIssuer(server), SAN: r.cfg.CertificateIdentity, SANRegexp: r.cfg.CertificateIdentityRegexp}
+	}
+	if r.cfg.CertificateOIDCIssuer != "" {
 		p.Issuer = r.cfg.CertificateOIDCIssuer
+	}
+	if r.cfg.SignerRepo == "" && p.Issuer == githubIssuer(server) {
+		// A GitHub Actions certificate is bound to the release even when the
+		// SAN is given directly (a reusable workflow, say): the source
+		// repository, ref and commit must still be the ones we rebuilt.
+		repo, err := boundRepo(r.cfg)
+		if err != nil {
+			return p, err
+		}
+		p.RequireGitHub = true
+		p.SourceRepositoryURI = server + "/" + repo
+		p.SourceRepositoryRef = "refs/tags/" + r.src.Tag
+		p.SourceRepositoryDigest = r.src.Commit
+		p.RunnerEnvironment = sigstore.GitHubHosted
+	}
+	if p.RequireGitHub {
 		if r.cfg.SourceRef != "" {
 			p.SourceRepositoryRef = r.cfg.SourceRef
 			if p.Provenance != nil {
@@ -533,16 +566,32 @@ func (r *run) policy() (sigstore.Policy, error) {
 			p.AllowSelfHosted = true
 			p.RunnerEnvironment = ""
 		}
-	default:
-		p.Issuer = r.cfg.CertificateOIDCIssuer
-		p.SAN = r.cfg.CertificateIdentity
-		p.SANRegexp = r.cfg.CertificateIdentityRegexp
 	}
 	p.PredicateType = r.cfg.PredicateType
-	if err := p.Validate(); err != nil {
-		return p, err
+	return p, p.Validate()
+}
+
+// boundRepo is the GitHub repository (OWNER/REPO) whose certificate
+// extensions must match when the identity is given as a SAN or regexp with
+// GitHub Actions' issuer: the repository that was cloned, else the one the
+// exact SAN names.
+func boundRepo(cfg config.Config) (string, error) {
+	server := strings.TrimRight(cfg.ServerURL, "/")
+	if repo := githubRepoOf(cfg.Repo, server); repo != "" {
+		return repo, nil
 	}
-	return p, nil
+	if repo := githubRepoOfSAN(cfg.CertificateIdentity, server); repo != "" {
+		return repo, nil
+	}
+	return "", verdict.Usagef("invalid-signer", "the expected signer is a GitHub Actions workflow but its source repository is unknown: pass --signer-repo OWNER/REPO with --signer-workflow, or a GitHub --repo URL")
+}
+
+// githubIssuer is the OIDC issuer of GitHub Actions on a GitHub server.
+func githubIssuer(server string) string {
+	if server == "" || server == config.DefaultServerURL {
+		return config.DefaultIssuer
+	}
+	return server + "/_services/token"
 }
 
 // candidates resolves an artifact's bundle source into the bundles to try.
@@ -644,6 +693,20 @@ func githubRepoOf(repoURL, serverURL string) string {
 		return ""
 	}
 	return p
+}
+
+// githubRepoOfSAN extracts OWNER/REPO from a workflow identity such as
+// https://github.com/OWNER/REPO/.github/workflows/x.yml@refs/tags/v1, or "".
+func githubRepoOfSAN(san, serverURL string) string {
+	u, err := url.Parse(san)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 3 || parts[2] != ".github" {
+		return ""
+	}
+	return githubRepoOf(u.Scheme+"://"+u.Host+"/"+parts[0]+"/"+parts[1], serverURL)
 }
 
 func (r *run) finish() {

@@ -57,3 +57,17 @@ func TestGitHubRepoOf(t *testing.T) {
 		}
 	}
 }
+
+func TestGitHubRepoOfSAN(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://github.com/acme/kms/.github/workflows/release.yml@refs/tags/v1": "acme/kms",
+		"https://github.com/acme/kms/other/workflows/release.yml@refs/tags/v1":   "",
+		"https://evil.com/acme/kms/.github/workflows/release.yml@refs/tags/v1":   "",
+		"someone@example.com": "",
+	} {
+		if got := githubRepoOfSAN(in, "https://github.com"); got != want {
+			t.Errorf("githubRepoOfSAN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

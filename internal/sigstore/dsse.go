@@ -113,12 +113,12 @@ func (a *attempt) checkProvenance(raw json.RawMessage, pe *ProvenanceExpect) {
 			a.pass(id, title, exp, act, "")
 			return
 		}
-		a.fail(id, title, reason, exp, act, fmt.Sprintf("provenance %s mismatch: expected %q, predicate says %q", title, exp, act))
+		a.fail(id, title, reason, exp, act, fmt.Sprintf("%s mismatch: expected %q, the predicate says %q", title, exp, act))
 	}
 	if w := pred.BuildDefinition.ExternalParameters.Workflow; w != nil {
-		cmp("provenance.repository", "repository", pe.RepositoryURI, w.Repository)
-		cmp("provenance.ref", "ref", pe.Ref, w.Ref)
-		cmp("provenance.workflow-path", "workflow path", pe.WorkflowPath, w.Path)
+		cmp("provenance.repository", "Provenance: workflow repository", pe.RepositoryURI, w.Repository)
+		cmp("provenance.ref", "Provenance: workflow ref", pe.Ref, w.Ref)
+		cmp("provenance.workflow-path", "Provenance: workflow path", pe.WorkflowPath, w.Path)
 	}
 	var others []string
 	matched := false
@@ -133,10 +133,10 @@ func (a *attempt) checkProvenance(raw json.RawMessage, pe *ProvenanceExpect) {
 			continue
 		}
 		matched = true
-		cmp("provenance.commit", "commit", pe.Commit, commit)
+		cmp("provenance.commit", "Provenance: source commit", pe.Commit, commit)
 	}
 	if !matched && len(others) > 0 {
-		a.fail("provenance.commit", "commit", reason, pe.RepositoryURI+"@"+pe.Commit, strings.Join(others, ", "),
+		a.fail("provenance.commit", "Provenance: source commit", reason, pe.RepositoryURI+"@"+pe.Commit, strings.Join(others, ", "),
 			"provenance resolves source from another repository: "+strings.Join(others, ", "))
 	}
 }
