@@ -463,3 +463,143 @@ func otherIssuer(id sigstorekit.Identity) sigstorekit.Identity {
 	id.Ext = certificate.Extensions{Issuer: id.Issuer}
 	return id
 }
+
+func TestManagedKey(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	h := sha256.Sum256(artifact)
+	bundle, pemKey, err := w.ca.SignWithKey(h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bundlePath, keyPath := filepath.Join(dir, "b.json"), filepath.Join(dir, "key.pem")
+	otherKey := filepath.Join(dir, "other.pem")
+	other, err := sigstorekit.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range map[string][]byte{bundlePath: bundle, keyPath: pemKey, otherKey: other.ManagedKeyPEM()} {
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		key  string
+		code int
+	}{{keyPath, cli.ExitVerified}, {otherKey, cli.ExitFailed}} {
+		c := newCDN(t, serve(artifact))
+		res := run(t, runOpts{}, "verify", "--repo", w.repo.Dir, "--tag", tag, "--build-command", "sh build.sh",
+			"--artifact", "dist/kms.*.js", "--url", c.URL+"/"+artifactName, "--trusted-root", w.rootFile,
+			"--bundle", bundlePath, "--key", tc.key)
+		if res.code != tc.code {
+			t.Errorf("key %s: exit %d, want %d\n%s%s", filepath.Base(tc.key), res.code, tc.code, res.stdout, res.stderr)
+		}
+	}
+}
+
+// TestSeveralArtifactsFromConfig: every artifact of a YAML configuration is
+// checked; one bad artifact among good ones fails the run.
+func TestSeveralArtifactsFromConfig(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	extra := []byte("x\n")
+	good := sign(t, w, artifact, goodID(w))
+	extraBundle := sign(t, w, extra, goodID(w))
+	for _, tc := range []struct {
+		name       string
+		extraBytes []byte
+		code       int
+	}{{"both good", extra, cli.ExitVerified}, {"second tampered", []byte("y\n"), cli.ExitFailed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCDN(t, func(rw http.ResponseWriter, r *http.Request, _ int) {
+				if strings.HasSuffix(r.URL.Path, "/extra.js") {
+					_, _ = rw.Write(tc.extraBytes)
+					return
+				}
+				_, _ = rw.Write(artifact)
+			})
+			cfg := fmt.Sprintf(`repo: %s
+tag: %s
+build-command: sh build.sh
+trusted-root: %s
+signer-repo: %s
+signer-workflow: %s
+page-url: %s/kms.html
+artifacts:
+  - name: enclave
+    artifact: dist/kms.*.js
+    url: %s/%s
+    bundle: %s
+  - name: extra
+    artifact: src/extra.js
+    url: %s/extra.js
+    bundle: %s
+    loaded-by-page: false
+`, w.repo.Dir, tag, w.rootFile, signerRepo, workflow, c.URL, c.URL, artifactName, good, c.URL, extraBundle)
+			path := filepath.Join(t.TempDir(), "kms-verify.yml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res := run(t, runOpts{}, "verify", "--config", path)
+			if res.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", res.code, tc.code, res.stdout, res.stderr)
+			}
+			subjects := map[string]int{}
+			for _, ck := range res.rep.Checks {
+				if ck.ID == "sha256" || ck.ID == "identity.san" {
+					subjects[ck.Subject+"/"+ck.ID]++
+				}
+			}
+			for _, want := range []string{"enclave/sha256", "extra/sha256", "enclave/identity.san", "extra/identity.san"} {
+				if subjects[want] != 1 {
+					t.Errorf("check %s ran %d times, want 1 (%v)", want, subjects[want], subjects)
+				}
+			}
+		})
+	}
+}
+
+// A bad signature on one artifact must show in the report-level signature
+// even when another artifact's signature is fine.
+func TestWorstSignatureIsReported(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	extra := []byte("x\n")
+	c := newCDN(t, func(rw http.ResponseWriter, r *http.Request, _ int) {
+		if strings.HasSuffix(r.URL.Path, "/extra.js") {
+			_, _ = rw.Write(extra)
+			return
+		}
+		_, _ = rw.Write(artifact)
+	})
+	cfg := fmt.Sprintf(`repo: %s
+tag: %s
+build-command: sh build.sh
+trusted-root: %s
+signer-repo: %s
+signer-workflow: %s
+artifacts:
+  - {name: enclave, artifact: "dist/kms.*.js", url: "%s/%s", bundle: "%s"}
+  - {name: extra, artifact: src/extra.js, url: "%s/extra.js", bundle: "%s"}
+`, w.repo.Dir, tag, w.rootFile, signerRepo, workflow, c.URL, artifactName, sign(t, w, artifact, goodID(w)),
+		c.URL, sign(t, w, extra, sigstorekit.GitHubIdentity(signerRepo, ".github/workflows/evil.yml", tag, w.commit)))
+	path := filepath.Join(t.TempDir(), "kms-verify.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, runOpts{}, "verify", "--config", path, "--allow-unsigned=false")
+	if res.code != cli.ExitFailed {
+		t.Fatalf("exit %d, want 1", res.code)
+	}
+	if res.rep.Signature == nil || res.rep.Signature.Status != verdict.StatusFail {
+		t.Errorf("report-level signature = %+v, want the failing one", res.rep.Signature)
+	}
+	if s := res.rep.Artifacts[0].Signature; s == nil || s.Status != verdict.StatusPass {
+		t.Errorf("enclave signature = %+v", s)
+	}
+	if s := res.rep.Artifacts[1].Signature; s == nil || s.Status != verdict.StatusFail {
+		t.Errorf("extra signature = %+v", s)
+	}
+}

@@ -51,7 +51,14 @@ type Artifact struct {
 	URL string `yaml:"url"`
 	// Bundle overrides Config.Bundle for this artifact; zero means Config.Bundle.
 	Bundle string `yaml:"bundle"`
+	// LoadedByPage false says the page does not load this artifact itself
+	// (a worker loaded by another script, say), so its page SRI check is
+	// reported as skipped; nil means true: the page must pin it.
+	LoadedByPage *bool `yaml:"loaded-by-page"`
 }
+
+// OnPage reports whether the page must pin the artifact with SRI.
+func (a Artifact) OnPage() bool { return a.LoadedByPage == nil || *a.LoadedByPage }
 
 // Config is one verification run. The zero value is not valid: Repo, Tag,
 // BuildCommand and at least one Artifact are required, and a signature

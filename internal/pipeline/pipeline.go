@@ -192,10 +192,11 @@ func (r *run) execute(ctx context.Context) {
 	}
 	r.work = work
 	defer os.RemoveAll(work)
-	for _, a := range r.cfg.Artifacts {
-		st := &artifactState{cfg: a, rep: &report.Artifact{Name: a.Name, URL: a.URL}}
-		r.arts = append(r.arts, st)
-		r.rep.Artifacts = append(r.rep.Artifacts, *st.rep)
+	r.rep.Artifacts = make([]report.Artifact, len(r.cfg.Artifacts))
+	for i, a := range r.cfg.Artifacts {
+		r.rep.Artifacts[i] = report.Artifact{Name: a.Name, URL: a.URL}
+		// st.rep points into the report, so every stage fills it in place.
+		r.arts = append(r.arts, &artifactState{cfg: a, rep: &r.rep.Artifacts[i]})
 	}
 
 	ok := true
@@ -306,7 +307,7 @@ func (r *run) build(ctx context.Context) bool {
 		Message: fmt.Sprintf("build command succeeded in %s", res.Duration.Round(time.Millisecond))})
 
 	ok := true
-	for i, st := range r.arts {
+	for _, st := range r.arts {
 		rel, err := build.FindArtifact(filepath.Join(r.work, "src"), st.cfg.Path)
 		if err != nil {
 			r.add(verdict.FromError("artifact", st.cfg.Name, "Find the built artifact", err))
@@ -324,7 +325,6 @@ func (r *run) build(ctx context.Context) bool {
 		st.rebuilt = &sum
 		st.rep.Path = rel
 		st.rep.Rebuilt = digests(sum)
-		r.rep.Artifacts[i] = *st.rep
 		if r.evidence != nil {
 			if err := copyFile(st.path, r.evidence, "rebuilt-"+st.cfg.Name); err != nil {
 				r.d.Log.Logf("warning: could not copy %s to the evidence folder: %v", rel, err)
@@ -360,13 +360,11 @@ func (r *run) fetch(ctx context.Context) {
 		}
 		if err != nil {
 			r.add(verdict.FromError("fetch", st.cfg.URL, "Fetch the live artifact", err))
-			r.rep.Artifacts[i] = *st.rep
-			continue
+				continue
 		}
 		sum := res.Sum
 		st.live = &sum
 		st.rep.Live = digests(sum)
-		r.rep.Artifacts[i] = *st.rep
 		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s))", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts)
 		if st.rebuilt != nil {
 			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, st.cfg.URL)
@@ -410,6 +408,11 @@ func (r *run) page(ctx context.Context) {
 	r.rep.Page.Declarations = len(decls)
 	var known []compare.Known
 	for _, st := range r.arts {
+		if !st.cfg.OnPage() {
+			r.add(verdict.Check{ID: "page-integrity", Subject: st.cfg.Name, Title: "Page SRI declarations", Status: verdict.StatusSkipped,
+				Message: "loaded-by-page: false: the page is not expected to load this artifact, so no SRI was checked for it"})
+			continue
+		}
 		if st.rebuilt == nil {
 			r.add(verdict.Check{ID: "page-integrity", Subject: st.cfg.Name, Title: "Page SRI declarations", Status: verdict.StatusError,
 				Reason: "no-rebuilt-artifact", Message: "the artifact was not rebuilt, so the page's integrity cannot be compared"})
@@ -432,20 +435,20 @@ func (r *run) signature(ctx context.Context) {
 			// Validate only lets this through with --allow-unsigned.
 			r.add(verdict.Check{ID: "signature", Subject: st.cfg.Name, Title: "Sigstore signature", Status: verdict.StatusSkipped,
 				Message: "skipped by --allow-unsigned: nobody's signature was checked"})
-			r.rep.Signature = &report.Signature{Status: verdict.StatusSkipped}
+			r.setSignature(st, &report.Signature{Status: verdict.StatusSkipped})
 			continue
 		}
 		cands, err := r.candidates(ctx, st)
 		if err != nil {
 			r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
-			r.rep.Signature = &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()}
+			r.setSignature(st, &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()})
 			continue
 		}
 		if tm == nil {
 			tm, err = r.trustedRoot(ctx)
 			if err != nil {
 				r.add(verdict.FromError("trusted-root", r.trustLabel(), "Sigstore trusted root", err))
-				r.rep.Signature = &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()}
+				r.setSignature(st, &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()})
 				return
 			}
 		}
@@ -456,9 +459,8 @@ func (r *run) signature(ctx context.Context) {
 		}
 		res, err := sigstore.Verify(ctx, tm, cands, st.rebuilt.SHA256[:], policy)
 		for _, c := range res.Checks {
-			if c.Subject == "" {
-				c.Subject = st.cfg.Name
-			}
+			// The bundle is named in the signature section; the table names the artifact.
+			c.Subject = st.cfg.Name
 			r.add(c)
 		}
 		sig := signatureReport(res.Signer, r.trustLabel())
@@ -471,6 +473,16 @@ func (r *run) signature(ctx context.Context) {
 			sig.Status = verdict.StatusPass
 			r.d.Log.Logf("Signature verified: %s signed by %s", sig.Bundle, sig.SAN)
 		}
+		r.setSignature(st, sig)
+	}
+}
+
+// setSignature records an artifact's signature result and keeps the
+// report-level one at the worst status seen.
+func (r *run) setSignature(st *artifactState, sig *report.Signature) {
+	st.rep.Signature = sig
+	rank := map[verdict.Status]int{verdict.StatusPass: 0, verdict.StatusSkipped: 1, verdict.StatusError: 2, verdict.StatusFail: 3}
+	if r.rep.Signature == nil || rank[sig.Status] > rank[r.rep.Signature.Status] {
 		r.rep.Signature = sig
 	}
 }

@@ -87,6 +87,9 @@ type Artifact struct {
 	Rebuilt  *Digests  `json:"rebuilt,omitempty"`
 	Live     *Digests  `json:"live,omitempty"`
 	HTTP     *HTTPInfo `json:"http,omitempty"`
+	// Signature is this artifact's signature result; Report.Signature is the
+	// worst of them, so one bad signature among several is never hidden.
+	Signature *Signature `json:"signature,omitempty"`
 }
 
 // HTTPInfo describes the live fetch of an artifact.
