@@ -360,7 +360,7 @@ func (r *run) fetch(ctx context.Context) {
 		}
 		if err != nil {
 			r.add(verdict.FromError("fetch", st.cfg.URL, "Fetch the live artifact", err))
-				continue
+			continue
 		}
 		sum := res.Sum
 		st.live = &sum
