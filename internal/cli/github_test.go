@@ -242,8 +242,10 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 			t.Errorf("%q: want one line, got %q", args, res.stderr)
 		}
 	}
-	if res := run(t, runOpts{}, "verify", "--help"); res.code != 0 || !strings.Contains(res.stderr, "Examples:") {
-		t.Errorf("--help: exit %d, %q", res.code, res.stderr)
+	for _, cmd := range []string{"verify", "verify-bundle", "dispatch", "demo"} {
+		if res := run(t, runOpts{}, cmd, "--help"); res.code != 0 || !strings.Contains(res.stderr, "Usage: kms-verify "+cmd) {
+			t.Errorf("%s --help: exit %d, %q", cmd, res.code, res.stderr)
+		}
 	}
 }
 

@@ -68,6 +68,28 @@ var (
 	boolFlags = map[string]bool{"staging": true}
 )
 
+// Usage is the help text of kms-verify verify-bundle.
+const Usage = `Usage: kms-verify verify-bundle [--staging] --bundle FILE
+           (--key FILE | --certificate-identity SAN | --certificate-identity-regexp RE)
+           [--certificate-oidc-issuer ISSUER] [--trusted-root FILE] [--format text|json]
+           FILE_OR_DIGEST
+
+Verifies one Sigstore bundle for one artifact, as sigstore-go decides, and
+speaks the sigstore-conformance client protocol. FILE_OR_DIGEST is a path or
+sha256:<hex>. Without --trusted-root the Sigstore public-good root is fetched
+through TUF (--staging: the staging root). Exit 0 when the bundle verifies,
+1 when it does not, 2 when it could not be checked, 3 for invalid usage; the
+reason is one line on stderr.
+
+Examples:
+  kms-verify verify-bundle --bundle app.js.sigstore.json \
+    --certificate-identity https://github.com/acme/kms/.github/workflows/release.yml@refs/tags/v1.0.1 \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com app.js
+
+  kms-verify verify-bundle --bundle b.json --key cosign.pub --trusted-root trusted_root.json \
+    sha256:0bb86c3826803adaa7b99537b0a319fa344afd373f6b1f09216965424f34d0db
+`
+
 // parse reads args in any order: flags (--name value or --name=value) may
 // come before or after the positional FILE_OR_DIGEST; "--" ends the flags.
 func parse(args []string) (options, error) {
@@ -154,6 +176,15 @@ func parse(args []string) (options, error) {
 // a small JSON result to stdout.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	_ = getenv // no environment is consulted today; kept for the CLI's uniform signature
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprint(stderr, Usage)
+			return 0
+		}
+	}
 	o, err := parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "verify-bundle: %s\n", oneLine(err.Error()))
