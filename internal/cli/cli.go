@@ -82,7 +82,7 @@ func Main(ctx context.Context, e Env) int {
 	case "demo":
 		return runDemo(ctx, e, args)
 	case "verify-bundle":
-		return conformance.Main(ctx, args, e.Getenv, e.Stdout, e.Stderr)
+		return exitForError(conformance.Run(ctx, args, e.Stdout, e.Stderr))
 	case "dispatch":
 		return runDispatch(ctx, e, args)
 	case "action":
@@ -149,8 +149,11 @@ func ExitCode(v verdict.Verdict) int {
 	}
 }
 
-// exitForError maps a stage error class to an exit code.
+// exitForError maps an error's class to an exit code; nil is success.
 func exitForError(err error) int {
+	if err == nil {
+		return ExitVerified
+	}
 	switch verdict.ClassOf(err) {
 	case verdict.ErrUsage:
 		return ExitUsage

@@ -39,14 +39,6 @@ const (
 	HTTPTimeout = 30 * time.Second
 )
 
-// Exit codes, as for the whole tool.
-const (
-	ExitVerified     = 0
-	ExitFailed       = 1
-	ExitInconclusive = 2
-	ExitUsage        = 3
-)
-
 type options struct {
 	staging     bool
 	bundle      string
@@ -170,25 +162,25 @@ func parse(args []string) (options, error) {
 	return o, nil
 }
 
-// Main runs verify-bundle with args (without the word verify-bundle) and
-// returns the exit code: 0 verified, 1 failed, 2 could not verify, 3 usage.
-// It writes one line of reason to stderr on failure and, with --format json,
-// a small JSON result to stdout.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	_ = getenv // no environment is consulted today; kept for the CLI's uniform signature
+// Run runs `kms-verify verify-bundle ARGS`: nil when the bundle verifies for
+// the artifact and identity, otherwise an error classed with verdict
+// (ErrUsage, ErrFailed or ErrInconclusive) after one line of reason on
+// stderr. The caller maps the class to the exit code. With --format json a
+// small JSON result goes to stdout.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
 		if a == "-h" || a == "-help" || a == "--help" {
 			fmt.Fprint(stderr, Usage)
-			return 0
+			return nil
 		}
 	}
 	o, err := parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "verify-bundle: %s\n", oneLine(err.Error()))
-		return ExitUsage
+		return verdict.New(verdict.ErrUsage, "invalid-flag", err)
 	}
 	res, err := run(ctx, o)
 	if o.format == "json" {
@@ -196,7 +188,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "verify-bundle: %s: %s\n", verdict.ReasonOf(err), oneLine(err.Error()))
-		return exitCode(err)
+		return err
 	}
 	if o.format == "text" {
 		who := res.Signer.SAN
@@ -205,18 +197,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		fmt.Fprintf(stdout, "verified: %s signed by %s\n", oneLine(res.Signer.Kind), oneLine(who))
 	}
-	return ExitVerified
-}
-
-func exitCode(err error) int {
-	switch verdict.ClassOf(err) {
-	case verdict.ErrUsage:
-		return ExitUsage
-	case verdict.ErrFailed:
-		return ExitFailed
-	default:
-		return ExitInconclusive
-	}
+	return nil
 }
 
 func run(ctx context.Context, o options) (sigstore.Result, error) {

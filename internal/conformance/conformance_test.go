@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/conformance"
 	"github.com/lukium/kms-verify-action/internal/testkit/sigstorekit"
+	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
 const (
@@ -79,8 +81,7 @@ func setup(t *testing.T) fixture {
 
 func run(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
-	code := conformance.Main(context.Background(), args, func(string) string { return "" }, &out, &errb)
-	return code, out.String(), errb.String()
+	return exitCode(conformance.Run(context.Background(), args, &out, &errb)), out.String(), errb.String()
 }
 
 func TestVerifyBundle(t *testing.T) {
@@ -230,11 +231,26 @@ func TestVerifyBundleTUFUnavailable(t *testing.T) {
 			args = append([]string{"--staging"}, args...)
 		}
 		var out, errb bytes.Buffer
-		if code := conformance.Main(ctx, args, func(string) string { return "" }, &out, &errb); code != 2 {
+		if code := exitCode(conformance.Run(ctx, args, &out, &errb)); code != 2 {
 			t.Errorf("staging=%v: exit %d, want 2; stderr %q", staging, code, errb.String())
 		}
 		if !strings.Contains(errb.String(), "trusted-root-unavailable") {
 			t.Errorf("stderr = %q", errb.String())
 		}
+	}
+}
+
+// exitCode is the CLI's mapping (0 verified, 1 failed, 2 could not verify, 3
+// usage), so the cases read as the protocol's exit codes.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, verdict.ErrUsage):
+		return 3
+	case errors.Is(err, verdict.ErrFailed):
+		return 1
+	default:
+		return 2
 	}
 }
