@@ -76,6 +76,30 @@ type Options struct {
 	Log io.Writer
 	// Now is the clock used to measure Duration; time.Now when nil.
 	Now func() time.Time
+	// User, when set, is the unprivileged user the build runs as (the
+	// verifier must be root to switch). Nil runs it as the verifier's user.
+	// A build running as the verifier's own user can read the verifier's
+	// original environment through /proc/$PPID/environ, tokens included, and
+	// write any file the verifier can: hand the checkout over with HandOver
+	// and run it as someone else.
+	User *User
+}
+
+// User is a numeric user and group.
+type User struct{ UID, GID uint32 }
+
+// Nobody is the conventional unprivileged user (65534:65534).
+var Nobody = User{UID: 65534, GID: 65534}
+
+// HandOver gives every file under root (root included) to u, without
+// following symbolic links, so that a build running as u can write there.
+func HandOver(root string, u User) error {
+	return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(u.UID), int(u.GID))
+	})
 }
 
 // Result describes a finished build.
@@ -193,6 +217,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if o.User != nil {
+		// No supplementary groups: the build keeps none of ours.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: o.User.UID, Gid: o.User.GID, Groups: []uint32{}}
+	}
 	cmd.Cancel = func() error { return killGroup(cmd.Process) }
 	cmd.WaitDelay = DrainDelay
 

@@ -276,3 +276,45 @@ func TestRunTagIsData(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAsUser: a build run as another user cannot read the verifier's
+// original environment (where a token may sit) through /proc/$PPID/environ.
+func TestRunAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root (CI and the action container run as root)")
+	}
+	t.Parallel()
+	base := t.TempDir()
+	dir := filepath.Join(base, "src")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Let the build user traverse down to its directory.
+	for _, p := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := HandOver(dir, Nobody); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	cmd := `id -u; id -G; if cat /proc/$PPID/environ >/dev/null 2>&1; then echo LEAK; fi; touch made-by-build`
+	if _, err := Run(context.Background(), Options{Dir: dir, Command: cmd, Env: []string{"PATH=" + DefaultPath}, Log: &log, User: &Nobody}); err != nil {
+		t.Fatalf("build: %v\n%s", err, log.String())
+	}
+	out := log.String()
+	if !strings.HasPrefix(out, "65534\n65534\n") {
+		t.Errorf("build ran as %q, want uid and only gid 65534", out)
+	}
+	if strings.Contains(out, "LEAK") {
+		t.Error("the build could read the verifier's environment")
+	}
+	st, err := os.Stat(filepath.Join(dir, "made-by-build"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != Nobody.UID {
+		t.Errorf("file made by the build belongs to %d", uid)
+	}
+}

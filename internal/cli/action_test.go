@@ -196,10 +196,20 @@ func TestDemo(t *testing.T) {
 		{[]string{"demo", "--tamper"}, cli.ExitFailed, "MISMATCH"},
 	} {
 		var out strings.Builder
-		code := cli.Main(t.Context(), cli.Env{Args: tc.args, DemoFS: fsys, Stdout: &out, Stderr: &out, TempDir: t.TempDir(),
+		code := cli.Main(t.Context(), cli.Env{Args: tc.args, DemoFS: fsys, Stdout: &out, Stderr: &out, TempDir: traversable(t), Geteuid: os.Geteuid,
 			Getenv: func(k string) string { return map[string]string{"PATH": os.Getenv("PATH")}[k] }})
 		if code != tc.code || !strings.Contains(out.String(), tc.text) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s", tc.args, code, tc.code, tc.text, out.String())
 		}
 	}
+}
+
+func traversable(t *testing.T) string {
+	tmp := t.TempDir()
+	for _, p := range []string{filepath.Dir(tmp), tmp} {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tmp
 }

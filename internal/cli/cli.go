@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/build"
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/conformance"
 	"github.com/lukium/kms-verify-action/internal/fetch"
@@ -52,6 +53,9 @@ type Env struct {
 	HTTP *http.Client
 	// FetchOptions overrides retry timing (tests); zero means defaults.
 	FetchOptions fetch.Options
+	// Geteuid reports the effective user; as root the build is run as nobody.
+	// Zero means the process is not root.
+	Geteuid func() int
 }
 
 const mainUsage = `kms-verify proves that what a CDN serves is byte-for-byte what a tagged
@@ -273,6 +277,11 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		Tool:         report.Tool{Name: "kms-verify", Version: Version(), URL: "https://github.com/lukium/kms-verify-action"},
 		FetchOptions: e.FetchOptions,
 	}
+	if e.Geteuid != nil && e.Geteuid() == 0 && !cfg.BuildAsRoot {
+		// The action container runs as root: the build must not be able to
+		// read our environment (the token) or write the runner's files.
+		deps.BuildUser = &build.Nobody
+	}
 	if inActions {
 		ri := runner.Run()
 		deps.Run = &report.Run{Repository: ri.Repository, RunID: ri.RunID, RunAttempt: ri.RunAttempt, Workflow: ri.Workflow, Event: ri.Event, URL: ri.URL, ServerURL: ri.ServerURL}
@@ -358,6 +367,6 @@ func (w logWriter) Write(p []byte) (int, error) {
 func OSEnv(args []string, demo fs.FS, rand io.Reader) Env {
 	return Env{
 		Args: args, Getenv: os.Getenv, Lookup: os.LookupEnv,
-		Stdout: os.Stdout, Stderr: os.Stderr, Rand: rand, Now: time.Now, DemoFS: demo,
+		Stdout: os.Stdout, Stderr: os.Stderr, Rand: rand, Now: time.Now, DemoFS: demo, Geteuid: os.Geteuid,
 	}
 }

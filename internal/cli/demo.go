@@ -49,6 +49,11 @@ func runDemo(ctx context.Context, e Env, args []string) int {
 		return ExitInconclusive
 	}
 	defer os.RemoveAll(work)
+	// The build may run as another user (see Env.Geteuid): let it traverse here.
+	if err := os.Chmod(work, 0o711); err != nil {
+		fmt.Fprintf(e.Stderr, "kms-verify demo: %v\n", err)
+		return ExitInconclusive
+	}
 	fail := func(err error) int {
 		fmt.Fprintf(e.Stderr, "kms-verify demo: %v\n", err)
 		return ExitInconclusive

@@ -206,13 +206,22 @@ func run(t *testing.T, o runOpts, args ...string) result {
 	for k, v := range o.env {
 		env[k] = v
 	}
+	tmp := t.TempDir()
+	// As root the build runs as nobody, which must be able to reach the work
+	// directory the pipeline makes in tmp.
+	for _, p := range []string{filepath.Dir(tmp), tmp} {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e := cli.Env{
+		Geteuid: os.Geteuid,
 		Args:    args,
 		Getenv:  func(k string) string { return env[k] },
 		Lookup:  func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Stdout:  &stdout,
 		Stderr:  &stderr,
-		TempDir: t.TempDir(),
+		TempDir: tmp,
 		HTTP:    o.http,
 		// Retries are real; only the waiting between them is skipped.
 		FetchOptions: fetch.Options{Sleep: func(context.Context, time.Duration) error { return nil }},
@@ -601,5 +610,29 @@ artifacts:
 	}
 	if s := res.rep.Artifacts[1].Signature; s == nil || s.Status != verdict.StatusFail {
 		t.Errorf("extra signature = %+v", s)
+	}
+}
+
+// TestBuildCannotReadTheVerifiersEnvironment: as root (the action container,
+// CI) the build runs as nobody, so a hostile build step cannot read the token
+// from /proc/$PPID/environ or write files the verifier owns.
+func TestBuildCannotReadTheVerifiersEnvironment(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the build only changes user when the verifier runs as root")
+	}
+	t.Parallel()
+	w := getWorld(t)
+	c := newCDN(t, serve(artifact))
+	spy := `if cat /proc/$PPID/environ >/dev/null 2>&1; then echo "LEAK: environ readable" >&2; exit 9; fi
+test "$(id -u)" = 65534 || { echo "LEAK: build runs as $(id -u)" >&2; exit 9; }
+sh build.sh`
+	res := run(t, runOpts{}, verifyArgs(w, c, sign(t, w, artifact, goodID(w)), "--build-command", spy)...)
+	if res.code != cli.ExitVerified {
+		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	// --build-as-root is the explicit, visible opt-out.
+	res = run(t, runOpts{}, verifyArgs(w, c, sign(t, w, artifact, goodID(w)), "--build-command", spy, "--build-as-root")...)
+	if res.code != cli.ExitInconclusive {
+		t.Fatalf("with --build-as-root the spy should see root: exit %d", res.code)
 	}
 }

@@ -42,6 +42,7 @@ var verifyOptions = []option{
 		c.BuildTimeout, err = config.ParseDuration("--build-timeout", v)
 		return err
 	}},
+	{name: "build-as-root", bool: true, usage: "when the verifier runs as root, run the build as root too (default: as nobody, so it cannot read tokens from the verifier's environment)", set: boolean("build-as-root", func(c *config.Config) *bool { return &c.BuildAsRoot })},
 	{name: "artifact", usage: "path or glob (** allowed) of the built file in the checkout; must match exactly one file", set: func(_ *config.Config, a *config.Artifact, v string) error { a.Path = v; return nil }},
 	{name: "url", usage: "URL where the CDN serves the artifact (https; http only on loopback)", set: func(_ *config.Config, a *config.Artifact, v string) error { a.URL = v; return nil }},
 	{name: "page-url", usage: "HTML page that loads the artifact with SRI; every integrity= on it is checked", set: str(func(c *config.Config) *string { return &c.PageURL })},

@@ -73,6 +73,10 @@ type Config struct {
 	BuildCommand string
 	// BuildEnv lists extra environment variable names passed to the build; zero passes none.
 	BuildEnv []string
+	// BuildAsRoot keeps the build running as root when the verifier runs as
+	// root. Zero (the default) runs it as nobody (65534), so it cannot read the
+	// verifier's environment (tokens) or write the runner's files.
+	BuildAsRoot bool
 	// BuildTimeout bounds the build; zero means DefaultBuildTimeout.
 	BuildTimeout time.Duration
 	// Artifacts lists what to rebuild and compare; at least one.
@@ -414,6 +418,7 @@ type File struct {
 	BuildCommand              string     `yaml:"build-command"`
 	BuildEnv                  []string   `yaml:"build-env"`
 	BuildTimeout              string     `yaml:"build-timeout"`
+	BuildAsRoot               *bool      `yaml:"build-as-root"`
 	PageURL                   string     `yaml:"page-url"`
 	Artifacts                 []Artifact `yaml:"artifacts"`
 	Bundle                    string     `yaml:"bundle"`
@@ -499,7 +504,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	for _, b := range []struct {
 		dst *bool
 		v   *bool
-	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}} {
+	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}

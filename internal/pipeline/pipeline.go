@@ -74,6 +74,9 @@ type Deps struct {
 	Run *report.Run
 	// FetchOptions tunes retries/backoff (tests inject a fast sleep); zero means defaults.
 	FetchOptions fetch.Options
+	// BuildUser, when set, is the user the build runs as; the checkout and
+	// build home are handed over to it and the work directory made traversable.
+	BuildUser *build.User
 }
 
 // Run executes the whole verification. It returns a usage error (exit 3)
@@ -192,6 +195,14 @@ func (r *run) execute(ctx context.Context) {
 	}
 	r.work = work
 	defer os.RemoveAll(work)
+	if d := r.d.BuildUser; d != nil {
+		// The build user must reach src/ and home/ (handed over before the
+		// build); nothing else in the work directory is readable to it.
+		if err := os.Chmod(work, 0o711); err != nil {
+			r.add(verdict.FromError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "%v", err)))
+			return
+		}
+	}
 	r.rep.Artifacts = make([]report.Artifact, len(r.cfg.Artifacts))
 	for i, a := range r.cfg.Artifacts {
 		r.rep.Artifacts[i] = report.Artifact{Name: a.Name, URL: a.URL}
@@ -265,6 +276,14 @@ func (r *run) build(ctx context.Context) bool {
 		r.add(verdict.FromError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "%v", err)))
 		return false
 	}
+	if u := r.d.BuildUser; u != nil {
+		for _, dir := range []string{filepath.Join(r.work, "src"), home} {
+			if err := build.HandOver(dir, *u); err != nil {
+				r.add(verdict.FromError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "cannot hand the checkout to the build user: %v", err)))
+				return false
+			}
+		}
+	}
 	env, err := build.Env(r.lookup, r.cfg.BuildEnv, home, r.src.Tag, r.src.Commit, r.src.SourceDateEpoch)
 	if err != nil {
 		r.add(verdict.FromError("build", "", "Reproducible build", err))
@@ -292,6 +311,7 @@ func (r *run) build(ctx context.Context) bool {
 		Env:     env,
 		Timeout: r.cfg.BuildTimeout,
 		Log:     io.MultiWriter(logs...),
+		User:    r.d.BuildUser,
 	})
 	resume()
 	end()
@@ -303,8 +323,12 @@ func (r *run) build(ctx context.Context) bool {
 		r.add(c)
 		return false
 	}
+	as := ""
+	if u := r.d.BuildUser; u != nil {
+		as = fmt.Sprintf(" as uid %d (unprivileged)", u.UID)
+	}
 	r.add(verdict.Check{ID: "build", Subject: r.cfg.BuildCommand, Title: "Reproducible build", Status: verdict.StatusPass,
-		Message: fmt.Sprintf("build command succeeded in %s", res.Duration.Round(time.Millisecond))})
+		Message: fmt.Sprintf("build command succeeded in %s%s", res.Duration.Round(time.Millisecond), as)})
 
 	ok := true
 	for _, st := range r.arts {
