@@ -33,6 +33,7 @@ const (
 	ReasonSRIMissing             = "sri-missing"
 	ReasonSRIInvalid             = "sri-invalid"
 	ReasonSRINotDeclared         = "sri-not-declared"
+	ReasonSRIAllowsOther         = "sri-allows-other"
 
 	// MinContentAddress is the shortest hex run in a file name taken as a
 	// content address.
@@ -218,12 +219,16 @@ func checkKnown(k Known, d page.Declaration, where string, known []Known) verdic
 		c.Message = fmt.Sprintf("%s has no integrity attribute, so browsers load it unchecked; add integrity=%q", where, k.Sum.SRI(sriAlg))
 		return c
 	}
-	ok, strongest, err := digest.MatchSRI(d.Integrity, k.Sum)
+	matched, others, strongest, err := digest.CountSRI(d.Integrity, k.Sum)
 	switch {
 	case err != nil:
 		c.Status, c.Reason = verdict.StatusFail, ReasonSRIInvalid
 		c.Message = fmt.Sprintf("%s has integrity metadata with no sha256/sha384/sha512 hash, so browsers load it unchecked", where)
-	case ok:
+	case matched > 0 && others > 0:
+		c.Status, c.Reason = verdict.StatusFail, ReasonSRIAllowsOther
+		c.Expected = k.Sum.SRI(strongest)
+		c.Message = fmt.Sprintf("%s pins the rebuilt artifact but also allows %d other %s hash(es): browsers accept bytes matching any of them, so the CDN could serve something else", where, others, strongest)
+	case matched > 0:
 		c.Status = verdict.StatusPass
 		c.Expected = k.Sum.SRI(strongest)
 		c.Message = where
@@ -238,11 +243,11 @@ func checkKnown(k Known, d page.Declaration, where string, known []Known) verdic
 	return c
 }
 
-// pinned returns the index of the first known artifact whose rebuilt sum
-// matches integrity, or -1.
+// pinned returns the index of the first known artifact that integrity pins
+// exclusively (every strongest-algorithm entry is its rebuilt digest), or -1.
 func pinned(integrity string, known []Known) int {
 	for i, k := range known {
-		if ok, _, err := digest.MatchSRI(integrity, k.Sum); err == nil && ok {
+		if matched, others, _, err := digest.CountSRI(integrity, k.Sum); err == nil && matched > 0 && others == 0 {
 			return i
 		}
 	}

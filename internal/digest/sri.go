@@ -51,9 +51,19 @@ func ParseSRI(metadata string) []SRIEntry {
 // ErrFailed, reason "sri-invalid"): unlike a browser, which would then load
 // the resource unchecked, a verifier must not read that as a match.
 func MatchSRI(metadata string, s Sum) (ok bool, strongest string, err error) {
+	matched, _, strongest, err := CountSRI(metadata, s)
+	return matched > 0, strongest, err
+}
+
+// CountSRI splits the strongest-algorithm entries of metadata into those
+// that match s (matched) and those that do not (others). A browser accepts
+// bytes matching ANY entry, so a declaration that pins the rebuilt artifact
+// but also lists another hash lets a CDN serve those other bytes too: a
+// verifier wants matched > 0 and others == 0. err is as for MatchSRI.
+func CountSRI(metadata string, s Sum) (matched, others int, strongest string, err error) {
 	entries := ParseSRI(metadata)
 	if len(entries) == 0 {
-		return false, "", verdict.New(verdict.ErrFailed, "sri-invalid", ErrNoValidSRI)
+		return 0, 0, "", verdict.New(verdict.ErrFailed, "sri-invalid", ErrNoValidSRI)
 	}
 	for _, e := range entries {
 		if algStrength[e.Alg] > algStrength[strongest] {
@@ -67,10 +77,12 @@ func MatchSRI(metadata string, s Sum) (ok bool, strongest string, err error) {
 		}
 		got, decErr := decodeBase64(e.Digest)
 		if decErr == nil && len(got) == len(want) && subtle.ConstantTimeCompare(got, want) == 1 {
-			ok = true
+			matched++
+		} else {
+			others++
 		}
 	}
-	return ok, strongest, nil
+	return matched, others, strongest, nil
 }
 
 // urlToStd maps the URL-safe base64 alphabet onto the standard one.
