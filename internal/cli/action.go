@@ -8,6 +8,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
+	"github.com/lukium/kms-verify-action/internal/pipeline"
 )
 
 // Defaults of the container action, relative to the workspace so that a later
@@ -77,7 +78,14 @@ func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.C
 		cfg.Repo = server + "/" + repo + ".git"
 	}
 	if cfg.SignerWorkflow != "" && cfg.SignerRepo == "" {
-		cfg.SignerRepo = repo
+		// The workflow that signed is the source repository's own release
+		// workflow: default to the repository being verified, and to the
+		// workflow's repository only when that is where the source is.
+		if r := pipeline.GitHubRepoOf(cfg.Repo, firstNonEmpty(cfg.ServerURL, config.DefaultServerURL)); r != "" {
+			cfg.SignerRepo = r
+		} else {
+			cfg.SignerRepo = repo
+		}
 	}
 	if cfg.EvidenceDir == "" {
 		cfg.EvidenceDir = ActionEvidenceDir

@@ -286,18 +286,23 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		ri := runner.Run()
 		deps.Run = &report.Run{Repository: ri.Repository, RunID: ri.RunID, RunAttempt: ri.RunAttempt, Workflow: ri.Workflow, Event: ri.Event, URL: ri.URL, ServerURL: ri.ServerURL}
 	}
-	rep, err := pipeline.Run(ctx, cfg, deps)
-	if err != nil {
+	rep, usageErr := pipeline.Run(ctx, cfg, deps)
+	if usageErr != nil {
 		if inActions {
-			runner.Error("kms-verify: invalid configuration", err.Error())
+			runner.Error("kms-verify: invalid configuration", usageErr.Error())
 		}
-		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", err)
-		return exitForError(err)
+		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", usageErr)
+	}
+	if rep == nil {
+		return exitForError(usageErr)
 	}
 	// The exit code follows what the report displays: a report whose checks
 	// do not support its verdict is shown, and exits, as inconclusive.
 	shown, _, _ := rep.Displayed()
 	code := ExitCode(shown)
+	if usageErr != nil {
+		code = ExitUsage // found mid-run; the report is still written
+	}
 	if err := report.WriteText(e.Stdout, rep); err != nil {
 		fmt.Fprintf(e.Stderr, "kms-verify: writing the result: %v\n", err)
 	}
@@ -334,7 +339,9 @@ func writeOutputs(cfg config.Config, rep *report.Report, runner *ghaction.Runner
 		if err := runner.AppendSummary(md.String()); err != nil {
 			errs = append(errs, fmt.Errorf("job summary: %w", err))
 		}
-		outputs := [][2]string{{"verdict", string(rep.Verdict)}, {"reason", rep.Reason}, {"report-path", cfg.Report}}
+		// Outputs say what the summary shows and the exit code means.
+		shown, reason, _ := rep.Displayed()
+		outputs := [][2]string{{"verdict", string(shown)}, {"reason", reason}, {"report-path", cfg.Report}}
 		if len(rep.Artifacts) > 0 && rep.Artifacts[0].Rebuilt != nil {
 			outputs = append(outputs, [2]string{"sha256", rep.Artifacts[0].Rebuilt.SHA256}, [2]string{"sri", rep.Artifacts[0].Rebuilt.SRI})
 		}
@@ -343,7 +350,7 @@ func writeOutputs(cfg config.Config, rep *report.Report, runner *ghaction.Runner
 				errs = append(errs, fmt.Errorf("output %s: %w", o[0], err))
 			}
 		}
-		switch rep.Verdict {
+		switch shown {
 		case verdict.Failed:
 			runner.Error("kms-verify: verification FAILED (possible tampering)", rep.Message)
 		case verdict.Inconclusive:

@@ -442,7 +442,7 @@ func TestIdentityFlagsKeepTheGitHubBinding(t *testing.T) {
 			c := newCDN(t, serve(artifact))
 			args := []string{"verify", "--repo", w.repo.Dir, "--tag", tag, "--build-command", "sh build.sh",
 				"--artifact", "dist/kms.*.js", "--url", c.URL + "/" + artifactName, "--trusted-root", w.rootFile,
-				"--bundle", sign(t, w, artifact, tt.id)}
+				"--bundle", sign(t, w, artifact, tt.id), "--skip-page-check"}
 			res := run(t, runOpts{}, append(args, tt.flags...)...)
 			if res.code != tt.code {
 				t.Fatalf("exit %d, want %d\n%s%s", res.code, tt.code, res.stdout, res.stderr)
@@ -500,7 +500,7 @@ func TestManagedKey(t *testing.T) {
 		c := newCDN(t, serve(artifact))
 		res := run(t, runOpts{}, "verify", "--repo", w.repo.Dir, "--tag", tag, "--build-command", "sh build.sh",
 			"--artifact", "dist/kms.*.js", "--url", c.URL+"/"+artifactName, "--trusted-root", w.rootFile,
-			"--bundle", bundlePath, "--key", tc.key)
+			"--bundle", bundlePath, "--key", tc.key, "--skip-page-check")
 		if res.code != tc.code {
 			t.Errorf("key %s: exit %d, want %d\n%s%s", filepath.Base(tc.key), res.code, tc.code, res.stdout, res.stderr)
 		}
@@ -598,7 +598,7 @@ artifacts:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res := run(t, runOpts{}, "verify", "--config", path, "--allow-unsigned=false")
+	res := run(t, runOpts{}, "verify", "--config", path, "--skip-page-check")
 	if res.code != cli.ExitFailed {
 		t.Fatalf("exit %d, want 1", res.code)
 	}
@@ -634,5 +634,74 @@ sh build.sh`
 	res = run(t, runOpts{}, verifyArgs(w, c, sign(t, w, artifact, goodID(w)), "--build-command", spy, "--build-as-root")...)
 	if res.code != cli.ExitInconclusive {
 		t.Fatalf("with --build-as-root the spy should see root: exit %d", res.code)
+	}
+}
+
+// TestBadLocalInputIsUsageBeforeAnyWork: inputs that can be checked locally
+// are refused with exit 3 before the clone or the build run.
+func TestBadLocalInputIsUsageBeforeAnyWork(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	c := newCDN(t, serve(artifact))
+	marker := filepath.Join(t.TempDir(), "built")
+	garbage := filepath.Join(t.TempDir(), "garbage.json")
+	if err := os.WriteFile(garbage, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bundle := sign(t, w, artifact, goodID(w))
+	for name, tc := range map[string]struct {
+		extra []string
+		want  string
+	}{
+		"forbidden build variable": {[]string{"--build-env", "GH_TOKEN"}, "GH_TOKEN"},
+		"INPUT_ variable":          {[]string{"--build-env", "INPUT_X"}, "INPUT_X"},
+		"unreadable trusted root":  {[]string{"--trusted-root", filepath.Join(t.TempDir(), "missing.json")}, "trusted root"},
+		"malformed trusted root":   {[]string{"--trusted-root", garbage}, "not a valid Sigstore trusted_root.json"},
+		"unreadable key":           {[]string{"--signer-repo", "", "--signer-workflow", "", "--key", filepath.Join(t.TempDir(), "missing.pem")}, "--key"},
+		"malformed key":            {[]string{"--signer-repo", "", "--signer-workflow", "", "--key", garbage}, "--key"},
+	} {
+		args := append(verifyArgs(w, c, bundle, "--build-command", "touch "+marker), tc.extra...)
+		res := run(t, runOpts{}, args...)
+		if res.code != cli.ExitUsage || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("%s: exit %d, want 3 mentioning %q\n%s", name, res.code, tc.want, res.stderr)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%s: the build ran", name)
+		}
+	}
+	if c.requests != 0 {
+		t.Errorf("the CDN was contacted %d times", c.requests)
+	}
+}
+
+// TestSourceRefOverride: a release signed by a run for a branch verifies
+// only when --source-ref says so, and then the workflow identity must carry
+// that ref too.
+func TestSourceRefOverride(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	id := goodID(w)
+	const ref = "refs/heads/main"
+	id.SAN = "https://github.com/" + signerRepo + "/" + workflow + "@" + ref
+	id.Ext.BuildSignerURI, id.Ext.BuildConfigURI, id.Ext.SourceRepositoryRef, id.Ext.GithubWorkflowRef = id.SAN, id.SAN, ref, ref
+	bundle := sign(t, w, artifact, id)
+	for _, tc := range []struct {
+		extra   []string
+		code    int
+		checkID string
+	}{
+		{nil, cli.ExitFailed, "identity.san"},
+		{[]string{"--source-ref", ref}, cli.ExitVerified, "identity.source-repository-ref"},
+		{[]string{"--source-ref", "refs/heads/dev"}, cli.ExitFailed, "identity.source-repository-ref"},
+	} {
+		c := newCDN(t, serve(artifact))
+		res := run(t, runOpts{}, verifyArgs(w, c, bundle, tc.extra...)...)
+		if res.code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.extra, res.code, tc.code)
+			continue
+		}
+		if ck, ok := res.check(tc.checkID); !ok || (tc.code == cli.ExitFailed) != (ck.Status == verdict.StatusFail) {
+			t.Errorf("%v: check %s = %+v", tc.extra, tc.checkID, ck)
+		}
 	}
 }

@@ -46,6 +46,7 @@ var verifyOptions = []option{
 	{name: "artifact", usage: "path or glob (** allowed) of the built file in the checkout; must match exactly one file", set: func(_ *config.Config, a *config.Artifact, v string) error { a.Path = v; return nil }},
 	{name: "url", usage: "URL where the CDN serves the artifact (https; http only on loopback)", set: func(_ *config.Config, a *config.Artifact, v string) error { a.URL = v; return nil }},
 	{name: "page-url", usage: "HTML page that loads the artifact with SRI; every integrity= on it is checked", set: str(func(c *config.Config) *string { return &c.PageURL })},
+	{name: "skip-page-check", bool: true, usage: "no page loads the artifact with SRI: report the page check as SKIPPED instead of requiring --page-url", set: boolean("skip-page-check", func(c *config.Config) *bool { return &c.SkipPageCheck })},
 	{name: "bundle", usage: "Sigstore bundle: FILE, https URL, release-asset:NAME, or github-attestations", set: str(func(c *config.Config) *string { return &c.Bundle })},
 	{name: "trusted-root", usage: "trusted_root.json to verify against offline (default: Sigstore public-good root via TUF)", set: str(func(c *config.Config) *string { return &c.TrustedRoot })},
 	{name: "tuf-url", usage: "TUF repository URL for the trusted root (e.g. a GitHub-instance root)", set: str(func(c *config.Config) *string { return &c.TUFURL })},

@@ -81,8 +81,11 @@ type Config struct {
 	BuildTimeout time.Duration
 	// Artifacts lists what to rebuild and compare; at least one.
 	Artifacts []Artifact
-	// PageURL is the HTML page that loads the artifacts with SRI; zero skips the page check (reported as skipped).
+	// PageURL is the HTML page that loads the artifacts with SRI; required
+	// unless SkipPageCheck says, explicitly, that no page is checked.
 	PageURL string
+	// SkipPageCheck reports the page SRI check as skipped instead of requiring PageURL.
+	SkipPageCheck bool
 
 	// Bundle is the Sigstore bundle source: a file path, an https URL,
 	// "release-asset:<name>" or "github-attestations"; zero requires AllowUnsigned.
@@ -242,7 +245,12 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.PageURL != "" {
+	switch {
+	case c.PageURL == "" && !c.SkipPageCheck:
+		return bad("missing-input", "--page-url is required: the HTML page that loads the artifact with SRI (pass --skip-page-check if no page of yours loads it)")
+	case c.PageURL != "" && c.SkipPageCheck:
+		return bad("conflicting-inputs", "--page-url and --skip-page-check contradict each other; drop one")
+	case c.PageURL != "":
 		if err := checkURL(c.PageURL); err != nil {
 			return bad("invalid-url", "--page-url %v", err)
 		}
@@ -420,6 +428,7 @@ type File struct {
 	BuildTimeout              string     `yaml:"build-timeout"`
 	BuildAsRoot               *bool      `yaml:"build-as-root"`
 	PageURL                   string     `yaml:"page-url"`
+	SkipPageCheck             *bool      `yaml:"skip-page-check"`
 	Artifacts                 []Artifact `yaml:"artifacts"`
 	Bundle                    string     `yaml:"bundle"`
 	AllowUnsigned             *bool      `yaml:"allow-unsigned"`
@@ -504,7 +513,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	for _, b := range []struct {
 		dst *bool
 		v   *bool
-	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}} {
+	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}

@@ -14,6 +14,7 @@ func valid() Config {
 		Tag:            "v1.0.1",
 		BuildCommand:   "make",
 		Artifacts:      []Artifact{{Path: "dist/app.*.js", URL: "https://cdn.example.com/app.js"}},
+		PageURL:        "https://cdn.example.com/index.html",
 		Bundle:         "github-attestations",
 		SignerRepo:     "acme/app",
 		SignerWorkflow: ".github/workflows/release.yml",
@@ -58,6 +59,9 @@ func TestValidate(t *testing.T) {
 		{"short source digest", func(c *Config) { c.SourceDigest = "abc123" }, "full lowercase commit id"},
 		{"bad source ref", func(c *Config) { c.SourceRef = "v1" }, "full ref"},
 		{"bad build env", func(c *Config) { c.BuildEnv = []string{"A=B"} }, "not an environment variable name"},
+		{"no page and no explicit skip", func(c *Config) { c.PageURL = "" }, "--page-url is required"},
+		{"explicit page skip", func(c *Config) { c.PageURL, c.SkipPageCheck = "", true }, ""},
+		{"page and skip", func(c *Config) { c.SkipPageCheck = true }, "contradict"},
 		{"duplicate names", func(c *Config) {
 			c.Artifacts = append(c.Artifacts, Artifact{Path: "x/app.*.js", URL: "https://cdn.example.com/b.js"})
 		}, "listed twice"},

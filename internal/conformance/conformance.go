@@ -168,14 +168,11 @@ func parse(args []string) (options, error) {
 // stderr. The caller maps the class to the exit code. With --format json a
 // small JSON result goes to stdout.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(stderr, Usage)
-			return nil
-		}
+	// Help only as the whole command line: a file or flag value spelled
+	// "--help" must never end the run with "verified" status.
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprint(stderr, Usage)
+		return nil
 	}
 	o, err := parse(args)
 	if err != nil {

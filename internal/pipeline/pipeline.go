@@ -39,9 +39,18 @@ import (
 const (
 	MaxPageSize   = 5 << 20  // the HTML page that declares SRI
 	MaxBundleSize = 10 << 20 // one Sigstore bundle
-	TrustTimeout  = 60 * time.Second
-	GitTimeout    = 5 * time.Minute
-	APITimeout    = 30 * time.Second
+	MaxKeySize    = 64 << 10 // a PEM public key
+	// MaxBuildLog caps the build log kept in the evidence folder, and
+	// MaxBuildLogShown what is echoed to the Actions log or the terminal.
+	MaxBuildLog      = 16 << 20
+	MaxBuildLogShown = 1 << 20
+	// Whole-stage bounds, on top of each request's own timeout and retries.
+	FetchStageTimeout     = 15 * time.Minute
+	PageStageTimeout      = 5 * time.Minute
+	SignatureStageTimeout = 10 * time.Minute
+	TrustTimeout          = 60 * time.Second
+	GitTimeout            = 5 * time.Minute
+	APITimeout            = 30 * time.Second
 )
 
 // Logger receives progress. *ghaction.Runner implements it; it escapes
@@ -80,8 +89,9 @@ type Deps struct {
 }
 
 // Run executes the whole verification. It returns a usage error (exit 3)
-// when the configuration is invalid; every other outcome, including stage
-// errors, is in the returned report's verdict.
+// and no report when the configuration is invalid before any work; a usage
+// error found during the run comes back with the (inconclusive) report.
+// Every other outcome, including stage errors, is in the report's verdict.
 func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error) {
 	cfg = cfg.WithDefaults()
 	if err := Preflight(cfg); err != nil {
@@ -109,7 +119,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error)
 	}}
 	r.execute(ctx)
 	r.finish()
-	return r.rep, nil
+	return r.rep, r.usage
 }
 
 // Preflight validates everything that can be checked before any I/O, so a
@@ -136,6 +146,24 @@ func Preflight(cfg config.Config) error {
 		if _, err := fetch.ValidateURL(cfg.PageURL); err != nil {
 			return err
 		}
+	}
+	for _, n := range cfg.BuildEnv {
+		if err := build.CheckEnvName(n); err != nil {
+			return err
+		}
+	}
+	seen := map[string]string{}
+	for _, a := range cfg.Artifacts {
+		// Evidence files are named after the artifact: two names that
+		// sanitize alike would overwrite each other's evidence.
+		safe := report.SafeName(a.Name)
+		if other, dup := seen[safe]; dup {
+			return verdict.Usagef("duplicate-artifact", "artifacts %q and %q would share evidence files (%s); rename one", other, a.Name, safe)
+		}
+		seen[safe] = a.Name
+	}
+	if err := checkTrustFiles(cfg); err != nil {
+		return err
 	}
 	identity := cfg.CertificateIdentity != "" || cfg.CertificateIdentityRegexp != ""
 	issuer := cfg.CertificateOIDCIssuer
@@ -168,9 +196,21 @@ type run struct {
 	work     string
 	evidence *report.Evidence
 	arts     []*artifactState
+	usage    error // first usage-class stage error
 }
 
 func (r *run) add(c ...verdict.Check) { r.checks = append(r.checks, c...) }
+
+// stageError records a stage that could not finish as an error or fail
+// check. A usage-class error (bad input only found once the run started: an
+// unreadable key, a forbidden build variable) is also kept, so the run exits
+// 3 rather than 2.
+func (r *run) stageError(id, subject, title string, err error) {
+	if errors.Is(err, verdict.ErrUsage) && r.usage == nil {
+		r.usage = err
+	}
+	r.add(verdict.FromError(id, subject, title, err))
+}
 
 // stage times fn and records it.
 func (r *run) stage(name string, fn func()) {
@@ -183,14 +223,14 @@ func (r *run) execute(ctx context.Context) {
 	if r.cfg.EvidenceDir != "" {
 		ev, err := report.NewEvidence(r.cfg.EvidenceDir)
 		if err != nil {
-			r.add(verdict.FromError("evidence", r.cfg.EvidenceDir, "Evidence folder", verdict.Inconclusivef("evidence-unwritable", "evidence folder: %v", err)))
+			r.stageError("evidence", r.cfg.EvidenceDir, "Evidence folder", verdict.Inconclusivef("evidence-unwritable", "evidence folder: %v", err))
 			return
 		}
 		r.evidence = ev
 	}
 	work, err := os.MkdirTemp(r.d.TempDir, "kms-verify-")
 	if err != nil {
-		r.add(verdict.FromError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "temporary directory: %v", err)))
+		r.stageError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "temporary directory: %v", err))
 		return
 	}
 	r.work = work
@@ -199,7 +239,7 @@ func (r *run) execute(ctx context.Context) {
 		// The build user must reach src/ and home/ (handed over before the
 		// build); nothing else in the work directory is readable to it.
 		if err := os.Chmod(work, 0o711); err != nil {
-			r.add(verdict.FromError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "%v", err)))
+			r.stageError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "%v", err))
 			return
 		}
 	}
@@ -216,11 +256,18 @@ func (r *run) execute(ctx context.Context) {
 		return
 	}
 	r.stage("build", func() { ok = r.build(ctx) })
-	r.stage("fetch", func() { r.fetch(ctx) })
-	r.stage("page", func() { r.page(ctx) })
+	r.stage("fetch", func() { r.withTimeout(ctx, FetchStageTimeout, r.fetch) })
+	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })
 	if ok {
-		r.stage("signature", func() { r.signature(ctx) })
+		r.stage("signature", func() { r.withTimeout(ctx, SignatureStageTimeout, r.signature) })
 	}
+}
+
+// withTimeout runs a stage under its own deadline.
+func (r *run) withTimeout(ctx context.Context, d time.Duration, stage func(context.Context)) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	stage(ctx)
 }
 
 func (r *run) source(ctx context.Context) bool {
@@ -229,7 +276,7 @@ func (r *run) source(ctx context.Context) bool {
 	defer cancel()
 	dir := filepath.Join(r.work, "src")
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		r.add(verdict.FromError("source", r.cfg.Repo, "Check out the tag", verdict.Inconclusivef("workspace", "%v", err)))
+		r.stageError("source", r.cfg.Repo, "Check out the tag", verdict.Inconclusivef("workspace", "%v", err))
 		return false
 	}
 	var gitLog strings.Builder
@@ -242,7 +289,7 @@ func (r *run) source(ctx context.Context) bool {
 		Timeout: GitTimeout,
 	})
 	if err != nil {
-		r.add(verdict.FromError("source", r.cfg.Repo, "Check out the tag", err))
+		r.stageError("source", r.cfg.Repo, "Check out the tag", err)
 		return false
 	}
 	r.src = res
@@ -273,20 +320,20 @@ func (r *run) lookup(name string) (string, bool) {
 func (r *run) build(ctx context.Context) bool {
 	home := filepath.Join(r.work, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
-		r.add(verdict.FromError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "%v", err)))
+		r.stageError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "%v", err))
 		return false
 	}
 	if u := r.d.BuildUser; u != nil {
 		for _, dir := range []string{filepath.Join(r.work, "src"), home} {
 			if err := build.HandOver(dir, *u); err != nil {
-				r.add(verdict.FromError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "cannot hand the checkout to the build user: %v", err)))
+				r.stageError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "cannot hand the checkout to the build user: %v", err))
 				return false
 			}
 		}
 	}
 	env, err := build.Env(r.lookup, r.cfg.BuildEnv, home, r.src.Tag, r.src.Commit, r.src.SourceDateEpoch)
 	if err != nil {
-		r.add(verdict.FromError("build", "", "Reproducible build", err))
+		r.stageError("build", "", "Reproducible build", err)
 		return false
 	}
 	var logs []io.Writer
@@ -294,13 +341,13 @@ func (r *run) build(ctx context.Context) bool {
 	if r.evidence != nil {
 		if logFile, err = r.evidence.Create("build.log"); err == nil {
 			defer logFile.Close()
-			logs = append(logs, logFile)
+			logs = append(logs, &capWriter{w: logFile, left: MaxBuildLog})
 		}
 	}
 	tail := &tailBuffer{max: 4 << 10}
 	logs = append(logs, tail)
 	if r.d.BuildLog != nil {
-		logs = append(logs, r.d.BuildLog)
+		logs = append(logs, &capWriter{w: r.d.BuildLog, left: MaxBuildLogShown})
 	}
 	r.d.Log.Logf("Building with SOURCE_DATE_EPOCH=%d (timeout %s)", r.src.SourceDateEpoch, r.cfg.BuildTimeout)
 	end := r.d.Log.Group("Build log")
@@ -334,7 +381,7 @@ func (r *run) build(ctx context.Context) bool {
 	for _, st := range r.arts {
 		rel, err := build.FindArtifact(filepath.Join(r.work, "src"), st.cfg.Path)
 		if err != nil {
-			r.add(verdict.FromError("artifact", st.cfg.Name, "Find the built artifact", err))
+			r.stageError("artifact", st.cfg.Name, "Find the built artifact", err)
 			ok = false
 			continue
 		}
@@ -342,7 +389,7 @@ func (r *run) build(ctx context.Context) bool {
 		st.path = filepath.Join(r.work, "src", filepath.FromSlash(rel))
 		sum, err := digest.File(st.path, r.cfg.MaxArtifactSize)
 		if err != nil {
-			r.add(verdict.FromError("artifact", st.cfg.Name, "Hash the built artifact", verdict.Inconclusivef("artifact-unreadable", "%s: %v", rel, err)))
+			r.stageError("artifact", st.cfg.Name, "Hash the built artifact", verdict.Inconclusivef("artifact-unreadable", "%s: %v", rel, err))
 			ok = false
 			continue
 		}
@@ -383,7 +430,7 @@ func (r *run) fetch(ctx context.Context) {
 			_ = r.evidence.WriteFile("live-"+st.cfg.Name+".headers.txt", []byte(formatHeaders(res)))
 		}
 		if err != nil {
-			r.add(verdict.FromError("fetch", st.cfg.URL, "Fetch the live artifact", err))
+			r.stageError("fetch", st.cfg.URL, "Fetch the live artifact", err)
 			continue
 		}
 		sum := res.Sum
@@ -405,16 +452,16 @@ func (r *run) fetch(ctx context.Context) {
 }
 
 func (r *run) page(ctx context.Context) {
-	if r.cfg.PageURL == "" {
+	if r.cfg.SkipPageCheck {
 		r.add(verdict.Check{ID: "page-integrity", Title: "Page SRI declarations", Status: verdict.StatusSkipped,
-			Message: "no page-url given: the integrity= attributes of the page that loads the artifacts were not checked"})
+			Message: "skipped by --skip-page-check: no page's integrity= attributes were checked"})
 		return
 	}
 	r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
 	body, res, err := fetch.Bytes(ctx, r.d.HTTP, r.cfg.PageURL, MaxPageSize, r.d.FetchOptions)
 	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL}
 	if err != nil {
-		r.add(verdict.FromError("page-integrity", r.cfg.PageURL, "Page SRI declarations", err))
+		r.stageError("page-integrity", r.cfg.PageURL, "Page SRI declarations", err)
 		return
 	}
 	if r.evidence != nil {
@@ -426,7 +473,7 @@ func (r *run) page(ctx context.Context) {
 	}
 	decls, err := page.Declarations(strings.NewReader(string(body)), base, MaxPageSize)
 	if err != nil {
-		r.add(verdict.FromError("page-integrity", r.cfg.PageURL, "Page SRI declarations", verdict.Inconclusivef("page-unparseable", "page %q: %v", r.cfg.PageURL, err)))
+		r.stageError("page-integrity", r.cfg.PageURL, "Page SRI declarations", verdict.Inconclusivef("page-unparseable", "page %q: %v", r.cfg.PageURL, err))
 		return
 	}
 	r.rep.Page.Declarations = len(decls)
@@ -464,21 +511,21 @@ func (r *run) signature(ctx context.Context) {
 		}
 		cands, err := r.candidates(ctx, st)
 		if err != nil {
-			r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
+			r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
 			r.setSignature(st, &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()})
 			continue
 		}
 		if tm == nil {
 			tm, err = r.trustedRoot(ctx)
 			if err != nil {
-				r.add(verdict.FromError("trusted-root", r.trustLabel(), "Sigstore trusted root", err))
+				r.stageError("trusted-root", r.trustLabel(), "Sigstore trusted root", err)
 				r.setSignature(st, &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()})
 				return
 			}
 		}
 		policy, err := r.policy()
 		if err != nil {
-			r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
+			r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
 			continue
 		}
 		res, err := sigstore.Verify(ctx, tm, cands, st.rebuilt.SHA256[:], policy)
@@ -490,7 +537,7 @@ func (r *run) signature(ctx context.Context) {
 		sig := signatureReport(res.Signer, r.trustLabel())
 		if err != nil {
 			if len(res.Checks) == 0 {
-				r.add(verdict.FromError("signature", st.cfg.Name, "Sigstore signature", err))
+				r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
 			}
 			sig.Status = statusOf(err)
 		} else {
@@ -553,7 +600,7 @@ func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 func (r *run) policy() (sigstore.Policy, error) {
 	var p sigstore.Policy
 	if r.cfg.Key != "" {
-		pem, err := os.ReadFile(r.cfg.Key)
+		pem, err := readFileMax(r.cfg.Key, MaxKeySize)
 		if err != nil {
 			return p, verdict.Usagef("invalid-key", "--key: %v", err)
 		}
@@ -564,6 +611,12 @@ func (r *run) policy() (sigstore.Policy, error) {
 	server := strings.TrimRight(r.cfg.ServerURL, "/")
 	if r.cfg.SignerRepo != "" {
 		p = sigstore.GitHubPolicy(server, r.cfg.SignerRepo, r.cfg.SignerWorkflow, r.src.Tag, r.src.Commit)
+		if r.cfg.SourceRef != "" {
+			// A release signed by a run for another ref (a branch, say): the
+			// workflow identity carries that ref too, not refs/tags/<tag>.
+			p.SAN = p.SourceRepositoryURI + "/" + r.cfg.SignerWorkflow + "@" + r.cfg.SourceRef
+			p.BuildSignerURI = p.SAN
+		}
 	} else {
 		p = sigstore.Policy{Issuer: githubIssuer(server), SAN: r.cfg.CertificateIdentity, SANRegexp: r.cfg.CertificateIdentityRegexp}
 	}
@@ -607,13 +660,39 @@ func (r *run) policy() (sigstore.Policy, error) {
 	return p, p.Validate()
 }
 
+// checkTrustFiles reads the local trust material named in cfg (key, TUF
+// root, trusted root) so that a missing or malformed file is a usage error
+// before any work, not a could-not-verify after the build.
+func checkTrustFiles(cfg config.Config) error {
+	if cfg.Key != "" {
+		pem, err := readFileMax(cfg.Key, MaxKeySize)
+		if err != nil {
+			return verdict.Usagef("invalid-key", "--key %q: %v", cfg.Key, err)
+		}
+		if err := (sigstore.Policy{Key: pem}).Validate(); err != nil {
+			return verdict.Usagef("invalid-key", "--key %q: %v", cfg.Key, err)
+		}
+	}
+	if cfg.TUFRoot != "" {
+		if _, err := readFileMax(cfg.TUFRoot, sigstore.MaxTrustedRootSize); err != nil {
+			return verdict.Usagef("invalid-tuf-root", "--tuf-root %q: %v", cfg.TUFRoot, err)
+		}
+	}
+	if cfg.TrustedRoot != "" {
+		if _, err := sigstore.LoadTrustedRoot(context.Background(), sigstore.TrustOptions{File: cfg.TrustedRoot}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // boundRepo is the GitHub repository (OWNER/REPO) whose certificate
 // extensions must match when the identity is given as a SAN or regexp with
 // GitHub Actions' issuer: the repository that was cloned, else the one the
 // exact SAN names.
 func boundRepo(cfg config.Config) (string, error) {
 	server := strings.TrimRight(cfg.ServerURL, "/")
-	if repo := githubRepoOf(cfg.Repo, server); repo != "" {
+	if repo := GitHubRepoOf(cfg.Repo, server); repo != "" {
 		return repo, nil
 	}
 	if repo := githubRepoOfSAN(cfg.CertificateIdentity, server); repo != "" {
@@ -698,7 +777,7 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 func (r *run) github() (*ghapi.Client, string, string, error) {
 	full := r.cfg.SignerRepo
 	if full == "" {
-		full = githubRepoOf(r.cfg.Repo, r.cfg.ServerURL)
+		full = GitHubRepoOf(r.cfg.Repo, r.cfg.ServerURL)
 	}
 	if full == "" {
 		return nil, "", "", verdict.Usagef("invalid-signer", "release-asset: and github-attestations need the GitHub repository: pass --signer-repo OWNER/REPO")
@@ -714,8 +793,8 @@ func (r *run) github() (*ghapi.Client, string, string, error) {
 	return c, owner, repo, nil
 }
 
-// githubRepoOf extracts OWNER/REPO from a GitHub clone URL, or "".
-func githubRepoOf(repoURL, serverURL string) string {
+// GitHubRepoOf extracts OWNER/REPO from a GitHub clone URL on serverURL, or "".
+func GitHubRepoOf(repoURL, serverURL string) string {
 	u, err := url.Parse(repoURL)
 	if err != nil || u.Host == "" {
 		return ""
@@ -742,7 +821,7 @@ func githubRepoOfSAN(san, serverURL string) string {
 	if len(parts) < 3 || parts[2] != ".github" {
 		return ""
 	}
-	return githubRepoOf(u.Scheme+"://"+u.Host+"/"+parts[0]+"/"+parts[1], serverURL)
+	return GitHubRepoOf(u.Scheme+"://"+u.Host+"/"+parts[0]+"/"+parts[1], serverURL)
 }
 
 func (r *run) finish() {

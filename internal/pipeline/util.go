@@ -30,6 +30,30 @@ func (l *limitedBuilder) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// capWriter passes at most left bytes to w, then one notice, then drops the
+// rest while still reporting success, so a noisy build is not killed by a
+// closed pipe but cannot fill the disk or the log.
+type capWriter struct {
+	w    io.Writer
+	left int64
+	cut  bool
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if c.cut {
+		return len(p), nil
+	}
+	if int64(len(p)) <= c.left {
+		c.left -= int64(len(p))
+		_, err := c.w.Write(p)
+		return len(p), err
+	}
+	_, _ = c.w.Write(p[:c.left])
+	c.left, c.cut = 0, true
+	_, err := io.WriteString(c.w, "\n[kms-verify: build log truncated here; the rest was discarded]\n")
+	return len(p), err
+}
+
 // tailBuffer keeps the last max bytes written to it (the end of a build log).
 type tailBuffer struct {
 	buf []byte

@@ -52,8 +52,8 @@ func TestGitHubRepoOf(t *testing.T) {
 		"https://GITHUB.com/acme/kms.git":      "acme/kms",
 		"https://github.com.evil.com/acme/kms": "",
 	} {
-		if got := githubRepoOf(in, "https://github.com"); got != want {
-			t.Errorf("githubRepoOf(%q) = %q, want %q", in, got, want)
+		if got := GitHubRepoOf(in, "https://github.com"); got != want {
+			t.Errorf("GitHubRepoOf(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -69,5 +69,19 @@ func TestGitHubRepoOfSAN(t *testing.T) {
 		if got := githubRepoOfSAN(in, "https://github.com"); got != want {
 			t.Errorf("githubRepoOfSAN(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestCapWriter(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	c := &capWriter{w: &b, left: 5}
+	for _, p := range []string{"abc", "defg", "hij"} {
+		if n, err := c.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+		}
+	}
+	if got := b.String(); !strings.HasPrefix(got, "abcde\n[kms-verify: build log truncated") || strings.Contains(got, "hij") {
+		t.Errorf("got %q", got)
 	}
 }
