@@ -51,23 +51,25 @@ func actionEnv(t *testing.T, w world, c *cdn, bundle string, build string) (map[
 		}
 	}
 	return map[string]string{
-		"GITHUB_ACTIONS":        "true",
-		"GITHUB_OUTPUT":         outFile,
-		"GITHUB_STEP_SUMMARY":   sumFile,
-		"GITHUB_REPOSITORY":     signerRepo,
-		"GITHUB_SERVER_URL":     "https://github.com",
-		"GITHUB_RUN_ID":         "42",
-		"INPUT_REPO":            w.repo.Dir,
-		"INPUT_TAG":             tag,
-		"INPUT_BUILD-COMMAND":   build,
-		"INPUT_ARTIFACT":        "dist/kms.*.js",
-		"INPUT_URL":             c.URL + "/" + artifactName,
-		"INPUT_PAGE-URL":        c.URL + "/kms.html",
-		"INPUT_BUNDLE":          bundle,
-		"INPUT_TRUSTED-ROOT":    w.rootFile,
-		"INPUT_SIGNER-WORKFLOW": workflow, // signer-repo defaults to GITHUB_REPOSITORY
-		"INPUT_GITHUB-TOKEN":    token,
-		"INPUT_EVIDENCE-DIR":    filepath.Join(dir, "evidence"),
+		"GITHUB_ACTIONS":           "true",
+		"GITHUB_OUTPUT":            outFile,
+		"GITHUB_STEP_SUMMARY":      sumFile,
+		"GITHUB_REPOSITORY":        signerRepo,
+		"GITHUB_SERVER_URL":        "https://github.com",
+		"GITHUB_RUN_ID":            "42",
+		"GITHUB_ACTION_REPOSITORY": "lukium/kms-verify-action",
+		"GITHUB_ACTION_REF":        "v1.2.3",
+		"INPUT_REPO":               w.repo.Dir,
+		"INPUT_TAG":                tag,
+		"INPUT_BUILD-COMMAND":      build,
+		"INPUT_ARTIFACT":           "dist/kms.*.js",
+		"INPUT_URL":                c.URL + "/" + artifactName,
+		"INPUT_PAGE-URL":           c.URL + "/kms.html",
+		"INPUT_BUNDLE":             bundle,
+		"INPUT_TRUSTED-ROOT":       w.rootFile,
+		"INPUT_SIGNER-WORKFLOW":    workflow, // signer-repo defaults to GITHUB_REPOSITORY
+		"INPUT_GITHUB-TOKEN":       token,
+		"INPUT_EVIDENCE-DIR":       filepath.Join(dir, "evidence"),
 	}, outFile, sumFile
 }
 
@@ -101,6 +103,9 @@ func TestActionMode(t *testing.T) {
 			t.Errorf("report not written: %v", err)
 		}
 		sum, _ := os.ReadFile(sumFile)
+		if !strings.Contains(string(sum), "https://github.com/lukium/kms-verify-action/tree/v1.2.3") {
+			t.Errorf("job summary does not link the verifier's code at the action ref:\n%s", sum)
+		}
 		if !strings.Contains(string(sum), "VERIFIED") {
 			t.Errorf("job summary does not say VERIFIED:\n%s", sum)
 		}

@@ -141,6 +141,59 @@ func Version() string {
 	return v
 }
 
+// ToolRepo is where the verifier's code lives.
+const ToolRepo = "https://github.com/lukium/kms-verify-action"
+
+// toolInfo names the verifier that produced a report. In Actions the runner
+// says which ref of the action ran (GITHUB_ACTION_REPOSITORY/REF), so an
+// auditor can open exactly that code; elsewhere the build's VCS revision.
+func toolInfo(getenv func(string) string, inActions bool) report.Tool {
+	t := report.Tool{Name: "kms-verify", Version: Version(), URL: ToolRepo}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && isHex(s.Value) {
+				t.Commit = s.Value
+				t.URL = ToolRepo + "/tree/" + s.Value
+			}
+		}
+	}
+	if inActions {
+		repo, ref := getenv("GITHUB_ACTION_REPOSITORY"), getenv("GITHUB_ACTION_REF")
+		server := firstNonEmpty(getenv("GITHUB_SERVER_URL"), "https://github.com")
+		if validRepoRef(repo, ref) {
+			t.Version += " (" + repo + "@" + ref + ")"
+			t.URL = server + "/" + repo + "/tree/" + ref
+			if isHex(ref) && len(ref) == 40 {
+				t.Commit = ref
+			}
+		}
+	}
+	return t
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validRepoRef accepts OWNER/REPO and a ref made of safe characters only:
+// they end up in a link in the job summary.
+func validRepoRef(repo, ref string) bool {
+	if strings.Count(repo, "/") != 1 || ref == "" || len(ref) > 255 || len(repo) > 140 {
+		return false
+	}
+	for _, c := range repo + ref {
+		if !(c == '/' || c == '.' || c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return !strings.Contains(ref, "..")
+}
+
 // ExitCode maps a verdict to the documented exit code.
 func ExitCode(v verdict.Verdict) int {
 	switch v {
@@ -274,7 +327,7 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		BuildLog:     buildLog,
 		TempDir:      e.TempDir,
 		Now:          e.Now,
-		Tool:         report.Tool{Name: "kms-verify", Version: Version(), URL: "https://github.com/lukium/kms-verify-action"},
+		Tool:         toolInfo(e.Getenv, inActions),
 		FetchOptions: e.FetchOptions,
 	}
 	if e.Geteuid != nil && e.Geteuid() == 0 && !cfg.BuildAsRoot {

@@ -705,3 +705,36 @@ func TestSourceRefOverride(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectToContentAddressedName: kms.mjs redirects to the immutable,
+// content-addressed file; the name that was finally served is checked.
+func TestRedirectToContentAddressedName(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	for _, tc := range []struct {
+		target string
+		want   verdict.Status
+	}{
+		{"/" + artifactName, verdict.StatusPass},
+		{"/kms.deadbeef.js", verdict.StatusSkipped}, // a name hashed with something else says nothing
+	} {
+		c := newCDN(t, func(rw http.ResponseWriter, r *http.Request, _ int) {
+			if r.URL.Path == "/kms.mjs" {
+				http.Redirect(rw, r, tc.target, http.StatusFound)
+				return
+			}
+			_, _ = rw.Write(artifact)
+		})
+		res := run(t, runOpts{}, verifyArgs(w, c, sign(t, w, artifact, goodID(w)), "--url", c.URL+"/kms.mjs")...)
+		if res.code != cli.ExitVerified {
+			t.Fatalf("%s: exit %d\n%s", tc.target, res.code, res.stdout)
+		}
+		ck, ok := res.check("content-address")
+		if !ok || ck.Status != tc.want {
+			t.Errorf("%s: content-address = %+v, want %s", tc.target, ck, tc.want)
+		}
+		if got := res.rep.Artifacts[0].FinalURL; got != c.URL+tc.target {
+			t.Errorf("final URL %q", got)
+		}
+	}
+}

@@ -438,7 +438,9 @@ func (r *run) fetch(ctx context.Context) {
 		st.rep.Live = digests(sum)
 		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s))", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts)
 		if st.rebuilt != nil {
-			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, st.cfg.URL)
+			// The content address is in the name of what was finally served
+			// (kms.mjs may redirect to kms-v1.0.1-7f8a9b0c.mjs).
+			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, firstNonEmpty(res.FinalURL, st.cfg.URL))
 			for i, c := range checks {
 				if c.ID == compare.IDSHA256 && c.Status == verdict.StatusFail {
 					if d := describeDifference(st.path, dst); d != "" {
