@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
 	"github.com/lukium/kms-verify-action/internal/digest"
@@ -736,5 +737,35 @@ func TestRedirectToContentAddressedName(t *testing.T) {
 		if got := res.rep.Artifacts[0].FinalURL; got != c.URL+tc.target {
 			t.Errorf("final URL %q", got)
 		}
+	}
+}
+
+// TestBlackHoledTUFIsCouldNotVerify: a TUF repository that accepts
+// connections and never answers gives exit 2, bounded by the HTTP client's
+// timeout, never a hang and never a pass.
+func TestBlackHoledTUFIsCouldNotVerify(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	hole := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hole.Close)
+	rootFile := filepath.Join(t.TempDir(), "root.json")
+	if err := os.WriteFile(rootFile, tuf.DefaultRoot(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCDN(t, serve(artifact))
+	args := verifyArgs(w, c, sign(t, w, artifact, goodID(w)))
+	for i, a := range args {
+		if a == "--trusted-root" {
+			args = append(args[:i:i], args[i+2:]...)
+			break
+		}
+	}
+	args = append(args, "--tuf-url", hole.URL, "--tuf-root", rootFile)
+	// run bounds the whole invocation with a context, so a hang fails the test.
+	res := run(t, runOpts{http: fetch.NewClient(300 * time.Millisecond)}, args...)
+	if res.code != cli.ExitInconclusive || res.rep.Reason != "trusted-root-unavailable" {
+		t.Fatalf("exit %d reason %q, want 2 trusted-root-unavailable\n%s", res.code, res.rep.Reason, res.stderr)
 	}
 }
