@@ -769,3 +769,29 @@ func TestBlackHoledTUFIsCouldNotVerify(t *testing.T) {
 		t.Fatalf("exit %d reason %q, want 2 trusted-root-unavailable\n%s", res.code, res.rep.Reason, res.stderr)
 	}
 }
+
+func TestEvidenceFolder(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	c := newCDN(t, serve(artifact))
+	dir := filepath.Join(t.TempDir(), "evidence")
+	res := run(t, runOpts{}, verifyArgs(w, c, sign(t, w, artifact, goodID(w)), "--evidence-dir", dir)...)
+	if res.code != cli.ExitVerified {
+		t.Fatalf("exit %d", res.code)
+	}
+	name := "kms._.js" // the default name is the glob's base, kms.*.js, made file-safe
+	for file, want := range map[string]string{
+		"rebuilt-" + name: appJS,
+		"live-" + name:    appJS,
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v", file, got, err)
+		}
+	}
+	for _, file := range []string{"build.log", "git.log", "page.html", "verification-report.json", "live-" + name + ".headers.txt", "bundle-" + name + ".sigstore.json"} {
+		if st, err := os.Stat(filepath.Join(dir, file)); err != nil || (st.Size() == 0 && !strings.HasSuffix(file, ".log")) {
+			t.Errorf("evidence %s missing or empty: %v", file, err)
+		}
+	}
+}

@@ -44,6 +44,7 @@ const (
 	// MaxBuildLogShown what is echoed to the Actions log or the terminal.
 	MaxBuildLog      = 16 << 20
 	MaxBuildLogShown = 1 << 20
+	MaxGitLog        = 1 << 20
 	// Whole-stage bounds, on top of each request's own timeout and retries.
 	FetchStageTimeout     = 15 * time.Minute
 	PageStageTimeout      = 5 * time.Minute
@@ -183,7 +184,6 @@ type artifactState struct {
 	path    string // rebuilt file, absolute
 	rel     string // relative to the checkout
 	rebuilt *digest.Sum
-	live    *digest.Sum
 	rep     *report.Artifact
 }
 
@@ -279,13 +279,21 @@ func (r *run) source(ctx context.Context) bool {
 		r.stageError("source", r.cfg.Repo, "Check out the tag", verdict.Inconclusivef("workspace", "%v", err))
 		return false
 	}
-	var gitLog strings.Builder
+	// git's own messages go to the evidence folder (bounded); the error
+	// already quotes the line that matters.
+	var gitLog io.Writer
+	if r.evidence != nil {
+		if f, err := r.evidence.Create("git.log"); err == nil {
+			defer f.Close()
+			gitLog = &capWriter{w: f, left: MaxGitLog}
+		}
+	}
 	res, err := source.Checkout(ctx, source.Options{
 		Repo:    r.cfg.Repo,
 		Tag:     r.cfg.Tag,
 		Dir:     dir,
 		Env:     r.baseEnv(),
-		Stderr:  &limitedBuilder{b: &gitLog, max: 64 << 10},
+		Stderr:  gitLog,
 		Timeout: GitTimeout,
 	})
 	if err != nil {
@@ -387,7 +395,7 @@ func (r *run) build(ctx context.Context) bool {
 		}
 		st.rel = rel
 		st.path = filepath.Join(r.work, "src", filepath.FromSlash(rel))
-		sum, err := digest.File(st.path, r.cfg.MaxArtifactSize)
+		sum, err := r.hashRebuilt(st)
 		if err != nil {
 			r.stageError("artifact", st.cfg.Name, "Hash the built artifact", verdict.Inconclusivef("artifact-unreadable", "%s: %v", rel, err))
 			ok = false
@@ -396,14 +404,29 @@ func (r *run) build(ctx context.Context) bool {
 		st.rebuilt = &sum
 		st.rep.Path = rel
 		st.rep.Rebuilt = digests(sum)
-		if r.evidence != nil {
-			if err := copyFile(st.path, r.evidence, "rebuilt-"+st.cfg.Name); err != nil {
-				r.d.Log.Logf("warning: could not copy %s to the evidence folder: %v", rel, err)
-			}
-		}
 		r.d.Log.Logf("Rebuilt %s: sha256 %s, %d bytes", rel, sum.SHA256Hex(), sum.Size)
 	}
 	return ok
+}
+
+// hashRebuilt hashes the rebuilt artifact in one pass, copying it to the
+// evidence folder on the way when there is one.
+func (r *run) hashRebuilt(st *artifactState) (digest.Sum, error) {
+	f, err := os.Open(st.path)
+	if err != nil {
+		return digest.Sum{}, err
+	}
+	defer f.Close()
+	var in io.Reader = f
+	if r.evidence != nil {
+		out, err := r.evidence.Create("rebuilt-" + st.cfg.Name)
+		if err != nil {
+			return digest.Sum{}, err
+		}
+		defer out.Close()
+		in = io.TeeReader(f, out)
+	}
+	return digest.Reader(in, r.cfg.MaxArtifactSize)
 }
 
 func (r *run) fetch(ctx context.Context) {
@@ -434,7 +457,6 @@ func (r *run) fetch(ctx context.Context) {
 			continue
 		}
 		sum := res.Sum
-		st.live = &sum
 		st.rep.Live = digests(sum)
 		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s))", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts)
 		if st.rebuilt != nil {

@@ -9,26 +9,8 @@ import (
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/config"
-	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/source"
 )
-
-// limitedBuilder keeps at most max bytes of what is written to it.
-type limitedBuilder struct {
-	b   *strings.Builder
-	max int
-}
-
-func (l *limitedBuilder) Write(p []byte) (int, error) {
-	if room := l.max - l.b.Len(); room > 0 {
-		if len(p) > room {
-			l.b.Write(p[:room])
-		} else {
-			l.b.Write(p)
-		}
-	}
-	return len(p), nil
-}
 
 // capWriter passes at most left bytes to w, then one notice, then drops the
 // rest while still reporting success, so a noisy build is not killed by a
@@ -76,23 +58,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " / ")
-}
-
-func copyFile(src string, ev *report.Evidence, name string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := ev.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // readFileMax reads a small local file (a bundle) and refuses one over max bytes.
