@@ -166,6 +166,13 @@ func Preflight(cfg config.Config) error {
 	if err := checkTrustFiles(cfg); err != nil {
 		return err
 	}
+	for _, a := range cfg.Artifacts {
+		if a.Bundle == config.BundleAttestations || strings.HasPrefix(a.Bundle, config.BundleReleaseAssetPrefix) {
+			if cfg.SignerRepo == "" && GitHubRepoOf(cfg.Repo, strings.TrimRight(cfg.ServerURL, "/")) == "" {
+				return verdict.Usagef("invalid-signer", "--bundle %s reads from GitHub, but the repository is unknown: pass --signer-repo OWNER/REPO or a GitHub --repo URL", a.Bundle)
+			}
+		}
+	}
 	identity := cfg.CertificateIdentity != "" || cfg.CertificateIdentityRegexp != ""
 	issuer := cfg.CertificateOIDCIssuer
 	if issuer == "" {
