@@ -112,6 +112,7 @@ func Verify(ctx context.Context, tm root.TrustedMaterial, cands []Candidate, art
 			return Result{}, verdict.Inconclusivef("timeout", "signature verification stopped: %v", err)
 		}
 		a := v.try(c, artifactSHA256, cp)
+		a.checks = append(a.checks, v.notes...)
 		if a.err == nil {
 			return Result{Signer: a.signer, Checks: a.checks}, nil
 		}
@@ -130,6 +131,34 @@ type verifier struct {
 	v        *verify.Verifier
 	identity verify.PolicyOption // strict identity option
 	diagID   verify.PolicyOption // crypto-only option, for diagnosis
+	notes    []verdict.Check     // requirements the trusted root cannot support, said out loud
+}
+
+// verifierOptions are the strictest options the trusted material supports.
+// The public-good root lists transparency logs and CT logs, so a Rekor entry
+// and an embedded SCT are required. A GitHub-instance root (private
+// repositories) has neither: its bundles carry RFC 3161 timestamps from
+// GitHub's TSA instead, which are then required, and the report says which
+// requirement was replaced.
+func verifierOptions(tm root.TrustedMaterial, withCert bool) ([]verify.VerifierOption, []verdict.Check) {
+	var opts []verify.VerifierOption
+	var notes []verdict.Check
+	if len(tm.RekorLogs()) > 0 {
+		opts = append(opts, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+	} else {
+		opts = append(opts, verify.WithSignedTimestamps(1))
+		notes = append(notes, verdict.Check{ID: "transparency-log", Title: "Transparency log entry", Status: verdict.StatusSkipped,
+			Message: "the trusted root lists no transparency log (a GitHub-instance root, say): an RFC 3161 timestamp from its timestamp authority was required instead"})
+	}
+	if withCert {
+		if len(tm.CTLogs()) > 0 {
+			opts = append(opts, verify.WithSignedCertificateTimestamps(1))
+		} else {
+			notes = append(notes, verdict.Check{ID: "certificate-transparency", Title: "Certificate transparency (SCT)", Status: verdict.StatusSkipped,
+				Message: "the trusted root lists no CT log, so no signed certificate timestamp could be required"})
+		}
+	}
+	return opts, notes
 }
 
 func newVerifier(tm root.TrustedMaterial, cp *compiled) (*verifier, error) {
@@ -141,12 +170,12 @@ func newVerifier(tm root.TrustedMaterial, cp *compiled) (*verifier, error) {
 		key := root.NewExpiringKey(sv, time.Time{}, time.Time{})
 		// The user's key comes first so that nothing else can answer for it.
 		keyTM := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil })
-		v, err := verify.NewVerifier(root.TrustedMaterialCollection{keyTM, tm},
-			verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+		opts, notes := verifierOptions(tm, false)
+		v, err := verify.NewVerifier(root.TrustedMaterialCollection{keyTM, tm}, opts...)
 		if err != nil {
 			return nil, err
 		}
-		return &verifier{v: v, identity: verify.WithKey(), diagID: verify.WithKey()}, nil
+		return &verifier{v: v, identity: verify.WithKey(), diagID: verify.WithKey(), notes: notes}, nil
 	}
 	re := ""
 	if cp.sanRE != nil {
@@ -171,12 +200,12 @@ func newVerifier(tm root.TrustedMaterial, cp *compiled) (*verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := verify.NewVerifier(tm, verify.WithTransparencyLog(1),
-		verify.WithSignedCertificateTimestamps(1), verify.WithObserverTimestamps(1))
+	opts, notes := verifierOptions(tm, true)
+	v, err := verify.NewVerifier(tm, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &verifier{v: v, identity: verify.WithCertificateIdentity(id), diagID: verify.WithoutIdentitiesUnsafe()}, nil
+	return &verifier{v: v, identity: verify.WithCertificateIdentity(id), diagID: verify.WithoutIdentitiesUnsafe(), notes: notes}, nil
 }
 
 type attempt struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -493,5 +494,52 @@ func TestVerifyStatementEdges(t *testing.T) {
 				t.Errorf("check %q did not fail: %+v", tc.check, res.Checks)
 			}
 		})
+	}
+}
+
+// TestVerifyGitHubInstanceRoot: a trusted root with no transparency log and
+// no CT log (GitHub's own Sigstore instance, used for private repositories)
+// requires an RFC 3161 timestamp instead, and says so in the checks.
+func TestVerifyGitHubInstanceRoot(t *testing.T) {
+	t.Parallel()
+	kit, err := sigstorekit.New(sigstorekit.WithTSA())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := kit.TrustedRootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "tlogs")
+	delete(doc, "ctlogs")
+	stripped, _ := json.Marshal(doc)
+	tm, err := root.NewTrustedRootFromJSON(stripped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := []byte("private enclave")
+	digest := sha256.Sum256(art)
+	withTSA := must(t)(kit.SignArtifact(art, ghID(), sigstorekit.WithoutTlog(), sigstorekit.WithTimestamp(), sigstorekit.WithoutSCT()))
+	noTSA := must(t)(kit.SignArtifact(art, ghID(), sigstorekit.WithoutTlog(), sigstorekit.WithoutSCT()))
+
+	res, err := sigstore.Verify(context.Background(), tm, []sigstore.Candidate{{Name: "tsa", JSON: withTSA}}, digest[:], ghPolicy())
+	if err != nil {
+		t.Fatalf("TSA-timestamped bundle against a log-less root: %v", err)
+	}
+	skipped := map[string]bool{}
+	for _, c := range res.Checks {
+		if c.Status == verdict.StatusSkipped {
+			skipped[c.ID] = true
+		}
+	}
+	if !skipped["transparency-log"] || !skipped["certificate-transparency"] {
+		t.Errorf("the replaced requirements are not reported: %+v", res.Checks)
+	}
+	if _, err := sigstore.Verify(context.Background(), tm, []sigstore.Candidate{{Name: "none", JSON: noTSA}}, digest[:], ghPolicy()); !errors.Is(err, verdict.ErrFailed) {
+		t.Errorf("a bundle with neither a log entry nor a timestamp must fail, got %v", err)
 	}
 }
