@@ -87,6 +87,15 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// curlLine fetches a URL the way the verifier does: https only (plain http
+// is only ever accepted on loopback, as in the demo).
+func curlLine(u string) string {
+	if strings.HasPrefix(u, "http://") {
+		return fmt.Sprintf("curl -fsSL -- %s | sha256sum", ShellQuote(u))
+	}
+	return fmt.Sprintf("curl -fsSL --proto '=https' --proto-redir '=https' -- %s | sha256sum", ShellQuote(u))
+}
+
 // reproduce gives the commands an auditor can paste to check the result
 // without trusting this tool or the runner.
 func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []string {
@@ -109,7 +118,7 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 		}
 		lines = append(lines,
 			fmt.Sprintf("sha256sum %s", q(path)),
-			fmt.Sprintf("curl -fsSL --proto '=https' -- %s | sha256sum", q(a.cfg.URL)),
+			curlLine(a.cfg.URL),
 		)
 	}
 	args := []string{"kms-verify", "verify", "--repo", q(cfg.Repo), "--tag", q(cfg.Tag), "--build-command", q(cfg.BuildCommand)}
