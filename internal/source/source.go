@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,6 +75,9 @@ type Options struct {
 	Stderr io.Writer
 	// Timeout bounds the whole stage; DefaultTimeout when zero.
 	Timeout time.Duration
+
+	// globalConfig replaces /dev/null as git's global config (see trustLocalRepo).
+	globalConfig string
 }
 
 // Result describes the checked-out release.
@@ -233,6 +237,42 @@ func redact(repo string) string {
 	return repo
 }
 
+// trustLocalRepo writes a git config file that marks repo (and its .git)
+// as a safe directory, and returns its path.
+func trustLocalRepo(repo string) (string, error) {
+	repo = strings.TrimPrefix(repo, "file://")
+	if strings.ContainsAny(repo, "\"\n\\") {
+		return "", fmt.Errorf("repository path %q cannot be written to a git config", repo)
+	}
+	f, err := os.CreateTemp("", "kms-verify-gitconfig-")
+	if err != nil {
+		return "", err
+	}
+	_, werr := fmt.Fprintf(f, "[safe]\n\tdirectory = \"%s\"\n\tdirectory = \"%s/.git\"\n", repo, strings.TrimSuffix(repo, "/"))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return "", werr
+	}
+	return f.Name(), nil
+}
+
+// isLocalPath reports whether repo (already validated) is a plain path:
+// neither a URL nor git's scp-like [user@]host:path.
+func isLocalPath(repo string) bool {
+	if strings.Contains(repo, "://") {
+		return strings.HasPrefix(repo, "file://")
+	}
+	if colon := strings.IndexByte(repo, ':'); colon >= 0 {
+		if slash := strings.IndexByte(repo, '/'); slash < 0 || colon < slash {
+			return false
+		}
+	}
+	return true
+}
+
 // Checkout fetches refs/tags/<o.Tag> from o.Repo into the empty directory
 // o.Dir, resolves the commit it peels to, checks it out detached and reads
 // its committer time.
@@ -249,6 +289,27 @@ func Checkout(ctx context.Context, o Options) (Result, error) {
 	}
 	if err := checkEmptyDir(o.Dir); err != nil {
 		return Result{}, err
+	}
+	// git runs inside the checkout directory, so a relative local path
+	// ("." for the workspace) must be resolved against our own directory.
+	if isLocalPath(o.Repo) && !strings.HasPrefix(o.Repo, "file://") && !filepath.IsAbs(o.Repo) {
+		abs, err := filepath.Abs(o.Repo)
+		if err != nil {
+			return Result{}, verdict.Usagef("invalid-repo", "cannot resolve the repository path %q: %v", o.Repo, err)
+		}
+		o.Repo = abs
+	}
+	if isLocalPath(o.Repo) {
+		// A local source owned by another user (the runner's workspace, seen
+		// from the root container) is refused by git as "dubious ownership"
+		// unless trusted in the global config, the only place git honours
+		// safe.directory. Trust exactly that path, in a config of our own.
+		cfg, err := trustLocalRepo(o.Repo)
+		if err != nil {
+			return Result{}, verdict.Inconclusivef("source-unavailable", "cannot prepare git configuration: %v", err)
+		}
+		defer os.Remove(cfg)
+		o.globalConfig = cfg
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -394,6 +455,13 @@ func Git(ctx context.Context, o Options, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Dir = o.Dir
 	cmd.Env = Env(o.Env)
+	if o.globalConfig != "" {
+		for i, kv := range cmd.Env {
+			if strings.HasPrefix(kv, "GIT_CONFIG_GLOBAL=") {
+				cmd.Env[i] = "GIT_CONFIG_GLOBAL=" + o.globalConfig
+			}
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// Kill git and whatever it started (ssh, remote helpers).

@@ -344,3 +344,29 @@ func TestGitRefusesExtTransport(t *testing.T) {
 		t.Fatalf("ext:: transport ran a command")
 	}
 }
+
+// TestCheckoutRepoOwnedByAnotherUser: the runner's workspace seen from the
+// root container belongs to another user; git calls that "dubious
+// ownership" unless the path is trusted, which Checkout does for exactly it.
+func TestCheckoutRepoOwnedByAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the repository to another user")
+	}
+	t.Parallel()
+	r := gitrepo.New(t, map[string]string{"a.txt": "a\n"}, gitrepo.Tag{Name: "v1", Annotated: true})
+	if err := filepath.WalkDir(r.Dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Checkout(context.Background(), Options{Repo: r.Dir, Tag: "v1", Dir: t.TempDir(), Env: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Commit != r.Commits[0] {
+		t.Errorf("commit %s, want %s", res.Commit, r.Commits[0])
+	}
+}
