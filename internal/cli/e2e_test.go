@@ -612,6 +612,9 @@ artifacts:
 	if s := res.rep.Artifacts[1].Signature; s == nil || s.Status != verdict.StatusFail {
 		t.Errorf("extra signature = %+v", s)
 	}
+	if !strings.Contains(res.stdout, "Signature:    ✅ PASS") || !strings.Contains(res.stdout, "Signature:    ❌ FAIL") {
+		t.Errorf("the per-artifact signatures are not shown:\n%s", res.stdout)
+	}
 }
 
 // TestBuildCannotReadTheVerifiersEnvironment: as root (the action container,

@@ -188,6 +188,15 @@ func (m *mdWriter) artifacts(r *Report) {
 		if h := a.HTTP; h != nil {
 			m.line("- **HTTP:** status %s after %s", mdCode(strconv.Itoa(h.Status)), plural(h.Attempts, "attempt", "attempts"))
 		}
+		if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
+			// With several artifacts each has its own signature; the
+			// Signature section below shows the worst of them.
+			line := "- **Signature:** " + statusLabel(sig.Status)
+			if sig.SAN != "" {
+				line += " — signed by " + mdCode(sig.SAN)
+			}
+			m.line("%s", line)
+		}
 		m.line("")
 		m.header("Check", "Rebuilt", "Live", "Result")
 		sha := func(d *Digests) string {

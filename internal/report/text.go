@@ -148,6 +148,13 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 		}
 		t.line("%s", line)
 	}
+	if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
+		line := "  Signature:    " + statusLabel(sig.Status)
+		if sig.SAN != "" {
+			line += " signed by " + in(sig.SAN)
+		}
+		t.line("%s", line)
+	}
 	t.line("%s", rule)
 	get := func(d *Digests, f func(*Digests) string) string {
 		if d == nil {
