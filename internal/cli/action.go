@@ -53,6 +53,7 @@ func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.C
 		if cfg, err = config.LoadFile(p, cfg); err != nil {
 			return cfg, err
 		}
+		cfg.ConfigFile = p
 	}
 	var one config.Artifact
 	for _, o := range verifyOptions {
@@ -64,7 +65,7 @@ func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.C
 			return cfg, err
 		}
 	}
-	if one.Path != "" || one.URL != "" {
+	if one.Path != "" || one.URL != "" || one.Name != "" {
 		cfg.Artifacts = append(cfg.Artifacts, one)
 	}
 	server, repo := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY")

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -236,7 +237,7 @@ GitHub API calls (release-asset:, github-attestations) use GH_TOKEN or GITHUB_TO
 
 // parseVerify turns argv into a config: the --config file first, then every
 // flag given on the command line on top of it, in order.
-func parseVerify(args []string, stderr io.Writer, getenv func(string) string) (config.Config, bool, error) {
+func parseVerify(args []string, helpOut io.Writer, getenv func(string) string) (config.Config, bool, error) {
 	fs := flag.NewFlagSet("kms-verify verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	type setting struct {
@@ -255,10 +256,10 @@ func parseVerify(args []string, stderr io.Writer, getenv func(string) string) (c
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "Usage: kms-verify verify [flags]\n\nFlags:\n")
-			fs.SetOutput(stderr)
+			fmt.Fprintf(helpOut, "Usage: kms-verify verify [flags]\n\nFlags:\n")
+			fs.SetOutput(helpOut)
 			fs.PrintDefaults()
-			fmt.Fprint(stderr, verifyExamples)
+			fmt.Fprint(helpOut, verifyExamples)
 			return config.Config{}, true, nil
 		}
 		return config.Config{}, false, verdict.Usagef("invalid-flag", "%v (run kms-verify verify --help)", err)
@@ -272,6 +273,7 @@ func parseVerify(args []string, stderr io.Writer, getenv func(string) string) (c
 		if cfg, err = config.LoadFile(*configPath, cfg); err != nil {
 			return cfg, false, err
 		}
+		cfg.ConfigFile = *configPath
 	}
 	var one config.Artifact
 	for _, s := range settings {
@@ -279,7 +281,10 @@ func parseVerify(args []string, stderr io.Writer, getenv func(string) string) (c
 			return cfg, false, err
 		}
 	}
-	if one.Path != "" || one.URL != "" {
+	if one.Path != "" || one.URL != "" || one.Name != "" {
+		if cfg.ConfigFile != "" && len(cfg.Artifacts) > 0 {
+			return cfg, false, verdict.Usagef("conflicting-inputs", "--artifact/--url/--name describe one artifact, but --config %s already lists artifacts; list them all in the file", *configPath)
+		}
 		cfg.Artifacts = append(cfg.Artifacts, one)
 	}
 	cfg.GitHubToken = firstNonEmpty(getenv("GH_TOKEN"), getenv("GITHUB_TOKEN"))
@@ -296,7 +301,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 func runVerify(ctx context.Context, e Env, args []string) int {
-	cfg, help, err := parseVerify(args, e.Stderr, e.Getenv)
+	cfg, help, err := parseVerify(args, e.Stdout, e.Getenv)
 	if help {
 		return ExitVerified
 	}
@@ -338,6 +343,16 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 	if inActions {
 		ri := runner.Run()
 		deps.Run = &report.Run{Repository: ri.Repository, RunID: ri.RunID, RunAttempt: ri.RunAttempt, Workflow: ri.Workflow, Event: ri.Event, URL: ri.URL, ServerURL: ri.ServerURL}
+	}
+	for _, p := range []string{cfg.Report, cfg.Summary} {
+		if p == "" {
+			continue
+		}
+		// Fail before the work, not after a run that cannot be recorded.
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			fmt.Fprintf(e.Stderr, "kms-verify: cannot create the folder for %s: %v\n", p, err)
+			return ExitUsage
+		}
 	}
 	rep, usageErr := pipeline.Run(ctx, cfg, deps)
 	if usageErr != nil {

@@ -33,7 +33,7 @@ func runDemo(ctx context.Context, e Env, args []string) int {
 	verbose := fset.Bool("verbose", false, "print the build log")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.Stderr, demoUsage)
+			fmt.Fprint(e.Stdout, demoUsage)
 			return ExitVerified
 		}
 		fmt.Fprintf(e.Stderr, "kms-verify demo: %v (run kms-verify demo --help)\n", err)

@@ -35,7 +35,7 @@ type dispatchArgs struct {
 	apiURL string
 }
 
-func parseDispatch(args []string, stderr io.Writer, getenv func(string) string) (dispatchArgs, bool, error) {
+func parseDispatch(args []string, helpOut io.Writer, getenv func(string) string) (dispatchArgs, bool, error) {
 	d := dispatchArgs{opts: dispatch.Options{Inputs: map[string]any{}}}
 	fs := flag.NewFlagSet("kms-verify dispatch", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -43,19 +43,19 @@ func parseDispatch(args []string, stderr io.Writer, getenv func(string) string) 
 	fs.StringVar(&d.opts.Workflow, "workflow", "", "workflow file name to dispatch, e.g. kms-verify.yml")
 	fs.StringVar(&d.opts.Ref, "ref", "", "branch or tag the workflow runs on, e.g. main")
 	fs.Float64Var(&d.opts.Probability, "probability", 0.12, "chance that this run dispatches (0 < p <= 1)")
-	fs.DurationVar(&d.opts.MaxJitter, "max-jitter", 30*time.Minute, "upper bound of the random delay before dispatching")
+	fs.DurationVar(&d.opts.MaxJitter, "max-jitter", 30*time.Minute, "upper bound of the random delay before dispatching (1s..6h)")
 	fs.BoolVar(&d.opts.Force, "force", false, "dispatch regardless of the draw")
-	fs.BoolVar(&d.opts.DryRun, "dry-run", false, "decide and print, but do not dispatch")
+	fs.BoolVar(&d.opts.DryRun, "dry-run", false, "decide and print, without waiting and without dispatching")
 	fs.StringVar(&d.apiURL, "github-api-url", getenv("GITHUB_API_URL"), "GitHub API base URL")
 	fs.Func("input", "KEY=VALUE passed to the dispatched workflow (repeatable)", func(v string) error {
 		return addInput(d.opts.Inputs, v)
 	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "Usage: kms-verify dispatch [flags]\n\nFlags:\n")
-			fs.SetOutput(stderr)
+			fmt.Fprintf(helpOut, "Usage: kms-verify dispatch [flags]\n\nFlags:\n")
+			fs.SetOutput(helpOut)
 			fs.PrintDefaults()
-			fmt.Fprint(stderr, dispatchExamples)
+			fmt.Fprint(helpOut, dispatchExamples)
 			return d, true, nil
 		}
 		return d, false, verdict.Usagef("invalid-flag", "%v (run kms-verify dispatch --help)", err)
@@ -76,7 +76,7 @@ func addInput(m map[string]any, kv string) error {
 }
 
 func runDispatch(ctx context.Context, e Env, args []string) int {
-	d, help, err := parseDispatch(args, e.Stderr, e.Getenv)
+	d, help, err := parseDispatch(args, e.Stdout, e.Getenv)
 	if help {
 		return ExitVerified
 	}
@@ -136,6 +136,11 @@ func doDispatch(ctx context.Context, e Env, d dispatchArgs, token string, runner
 		fmt.Fprintf(e.Stderr, "kms-verify dispatch: --repo: %v\n", err)
 		return ExitUsage
 	}
+	if token == "" && !d.opts.DryRun {
+		// Fail now, not after waiting out the jitter.
+		fmt.Fprintln(e.Stderr, "kms-verify dispatch: no token: set GH_TOKEN or GITHUB_TOKEN (actions: write), or pass --dry-run")
+		return ExitUsage
+	}
 	plain := e.HTTP
 	if plain == nil {
 		plain = fetch.NewClient(30 * time.Second)
@@ -147,8 +152,7 @@ func doDispatch(ctx context.Context, e Env, d dispatchArgs, token string, runner
 	}
 	dec, err := dispatch.Run(ctx, d.opts, e.Rand, dispatch.Sleep, repoDispatcher{gh, owner, repo}, logWriter{runner})
 	if err != nil {
-		runner.Error("kms-verify dispatch", err.Error())
-		fmt.Fprintf(e.Stderr, "kms-verify dispatch: %v\n", err)
+		runner.Error("kms-verify dispatch", err.Error()) // an annotation in Actions, one "error:" line elsewhere
 		return exitForError(err)
 	}
 	_ = runner.SetOutput("dispatched", strconv.FormatBool(dec.Dispatch && !d.opts.DryRun))

@@ -798,3 +798,41 @@ func TestEvidenceFolder(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputsAndReproduceLine(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	c := newCDN(t, serve(artifact))
+	dir := t.TempDir()
+	summary := filepath.Join(dir, "new", "folder", "summary.md")
+	res := run(t, runOpts{}, verifyArgs(w, c, "", "--allow-unsigned", "--page-url", "", "--skip-page-check", "--name", "enclave",
+		"--build-env", "NODE_OPTIONS", "--build-timeout", "5m", "--summary", summary)...)
+	if res.code != cli.ExitVerified {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(summary); err != nil {
+		t.Errorf("summary not written into a new folder: %v", err)
+	}
+	last := res.rep.Reproduce[len(res.rep.Reproduce)-1]
+	for _, want := range []string{"--skip-page-check", "--allow-unsigned", "--build-env NODE_OPTIONS", "--build-timeout 5m0s", "--trusted-root"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("reproduce line lacks %q: %s", want, last)
+		}
+	}
+	if res.rep.Artifacts[0].Name != "enclave" {
+		t.Errorf("--name ignored: %q", res.rep.Artifacts[0].Name)
+	}
+
+	// Evidence must be this run's alone.
+	ev := filepath.Join(dir, "evidence")
+	if err := os.MkdirAll(ev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ev, "live-old"), []byte("stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, runOpts{}, verifyArgs(w, c, "", "--allow-unsigned", "--evidence-dir", ev)...)
+	if res.code != cli.ExitUsage || !strings.Contains(res.stderr, "not empty") {
+		t.Errorf("non-empty evidence folder: exit %d %q", res.code, res.stderr)
+	}
+}

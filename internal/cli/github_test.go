@@ -243,8 +243,8 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		}
 	}
 	for _, cmd := range []string{"verify", "verify-bundle", "dispatch", "demo"} {
-		if res := run(t, runOpts{}, cmd, "--help"); res.code != 0 || !strings.Contains(res.stderr, "Usage: kms-verify "+cmd) {
-			t.Errorf("%s --help: exit %d, %q", cmd, res.code, res.stderr)
+		if res := run(t, runOpts{}, cmd, "--help"); res.code != 0 || !strings.Contains(res.stdout, "Usage: kms-verify "+cmd) {
+			t.Errorf("%s --help: exit %d, %q", cmd, res.code, res.stdout)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -142,6 +143,9 @@ type Config struct {
 	FetchTimeout time.Duration
 	// Verbose prints progress details.
 	Verbose bool
+	// ConfigFile is the YAML file the settings came from, if any (for the
+	// "reproduce it yourself" command); zero means flags or inputs only.
+	ConfigFile string
 }
 
 // WithDefaults returns a copy with every zero value that has a default filled in.
@@ -478,7 +482,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return base, verdict.Usagef("invalid-config", "the configuration file is empty")
 		}
-		return base, verdict.Usagef("invalid-config", "configuration file: %s", oneLine(err.Error()))
+		return base, verdict.Usagef("invalid-config", "configuration file: %s", explainYAML(err))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -535,6 +539,39 @@ func ParseFile(data []byte, base Config) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+var unknownField = regexp.MustCompile(`(line \d+: )?field (\S+) not found in type config\.(\w+)`)
+
+// explainYAML rewrites yaml.v3's "field X not found in type config.File"
+// into words a user can act on: the unknown key and the valid ones.
+func explainYAML(err error) string {
+	msg := oneLine(err.Error())
+	return unknownField.ReplaceAllStringFunc(msg, func(m string) string {
+		parts := unknownField.FindStringSubmatch(m)
+		var keys []string
+		switch parts[3] {
+		case "File":
+			keys = yamlKeys(reflect.TypeOf(File{}))
+		case "Artifact":
+			keys = yamlKeys(reflect.TypeOf(Artifact{}))
+		}
+		where := "the top level"
+		if parts[3] == "Artifact" {
+			where = "an artifact"
+		}
+		return fmt.Sprintf("%sunknown key %q in %s (valid keys: %s)", parts[1], parts[2], where, strings.Join(keys, ", "))
+	})
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // ParseDuration parses a positive Go duration ("20m", "90s").

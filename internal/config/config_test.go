@@ -127,7 +127,8 @@ artifacts:
 	}
 
 	bad := []struct{ name, yaml, want string }{
-		{"typo key", "repo: x\nbuild-comand: make\n", "build-comand"},
+		{"typo key", "repo: x\nbuild-comand: make\n", `unknown key "build-comand" in the top level (valid keys: repo, tag, build-command,`},
+		{"typo in an artifact", "artifacts:\n  - loaded_by_page: false\n", `unknown key "loaded_by_page" in an artifact (valid keys: name, artifact, url, bundle, loaded-by-page)`},
 		{"two documents", "repo: x\n---\nrepo: y\n", "one YAML document"},
 		{"empty", "", "empty"},
 		{"bad duration", "build-timeout: soon\n", "positive duration"},

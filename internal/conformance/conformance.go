@@ -62,9 +62,9 @@ var (
 
 // Usage is the help text of kms-verify verify-bundle.
 const Usage = `Usage: kms-verify verify-bundle [--staging] --bundle FILE
-           (--key FILE | --certificate-identity SAN | --certificate-identity-regexp RE)
-           [--certificate-oidc-issuer ISSUER] [--trusted-root FILE] [--format text|json]
-           FILE_OR_DIGEST
+           (--key FILE | (--certificate-identity SAN | --certificate-identity-regexp RE)
+                         --certificate-oidc-issuer ISSUER)
+           [--trusted-root FILE] [--format text|json] FILE_OR_DIGEST
 
 Verifies one Sigstore bundle for one artifact, as sigstore-go decides, and
 speaks the sigstore-conformance client protocol. FILE_OR_DIGEST is a path or
@@ -171,7 +171,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Help only as the whole command line: a file or flag value spelled
 	// "--help" must never end the run with "verified" status.
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		fmt.Fprint(stderr, Usage)
+		fmt.Fprint(stdout, Usage)
 		return nil
 	}
 	o, err := parse(args)
@@ -254,6 +254,10 @@ func targetDigest(t string) ([]byte, error) {
 func readBounded(path string, limit int64, what string, tooBig error) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
+		if what == "bundle" {
+			// As in kms-verify verify: missing material means "could not verify".
+			return nil, verdict.Inconclusivef("bundle-missing", "cannot open the bundle: %v", err)
+		}
 		return nil, verdict.Usagef(what+"-unreadable", "cannot open the %s: %v", what, err)
 	}
 	defer f.Close()

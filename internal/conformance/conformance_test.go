@@ -139,7 +139,7 @@ func TestVerifyBundle(t *testing.T) {
 		{"bad regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 3, "policy-invalid", ""},
 		{"bad digest", with([]string{"--bundle", f.msg}, id, tr, []string{"sha256:xyz"}), 3, "digest-invalid", ""},
 		{"missing artifact", with([]string{"--bundle", f.msg}, id, tr, []string{filepath.Join(f.dir, "nope")}), 3, "", ""},
-		{"missing bundle", with([]string{"--bundle", filepath.Join(f.dir, "nope")}, id, tr, []string{f.artifact}), 3, "", ""},
+		{"missing bundle", with([]string{"--bundle", filepath.Join(f.dir, "nope")}, id, tr, []string{f.artifact}), 2, "", ""},
 		{"bad trusted root", with([]string{"--bundle", f.msg}, id, []string{"--trusted-root", f.notJSON}, []string{f.artifact}), 3, "trusted-root-invalid", ""},
 		{"key not PEM", with([]string{"--bundle", f.keyBundle, "--key", f.notJSON}, tr, []string{f.artifact}), 3, "", ""},
 		{"bad format", with([]string{"--bundle", f.msg, "--format", "yaml"}, id, tr, []string{f.artifact}), 3, "format", ""},

@@ -52,11 +52,11 @@ type Options struct {
 	// Probability of dispatching, in (0,1]; 0 means DefaultProbability.
 	Probability float64
 	// MaxJitter bounds the random delay before dispatching, at most
-	// MaxMaxJitter; 0 means DefaultMaxJitter.
+	// MaxMaxJitter; 0 means DefaultMaxJitter (use 1s for almost none).
 	MaxJitter time.Duration
 	// Force dispatches regardless of the draw (the workflow_dispatch "force" input).
 	Force bool
-	// DryRun decides and sleeps but never dispatches.
+	// DryRun decides and logs, without waiting and without dispatching.
 	DryRun bool
 }
 
@@ -82,7 +82,7 @@ func (o Options) validateCadence() error {
 		return verdict.Usagef("invalid-probability", "probability %v is outside (0,1]; use e.g. 0.12 for about 3 checks a day with an hourly cron", o.Probability)
 	}
 	if j := o.maxJitter(); j < 0 || j > MaxMaxJitter {
-		return verdict.Usagef("invalid-max-jitter", "max-jitter %v is outside 0..%v (a GitHub job runs at most 6 hours)", o.MaxJitter, MaxMaxJitter)
+		return verdict.Usagef("invalid-max-jitter", "max-jitter %v is outside 1s..%v (0 means the default %v; a GitHub job runs at most 6 hours)", o.MaxJitter, MaxMaxJitter, DefaultMaxJitter)
 	}
 	return nil
 }
@@ -231,16 +231,16 @@ func Run(ctx context.Context, o Options, r io.Reader, sleep func(context.Context
 		fmt.Fprintf(log, "random-cadence: draw %.4f < probability %.4f: dispatching %s after a jitter of %v\n", dec.Draw, o.probability(), target, dec.Jitter.Round(time.Second))
 	}
 
+	if o.DryRun {
+		fmt.Fprintf(log, "random-cadence: dry run: would wait %v, then dispatch %s\n", dec.Jitter.Round(time.Second), target)
+		return dec, nil
+	}
 	if err := sleep(ctx, dec.Jitter); err != nil {
 		reason := "canceled"
 		if errors.Is(err, context.DeadlineExceeded) {
 			reason = "timeout"
 		}
 		return dec, verdict.Inconclusivef(reason, "random-cadence: interrupted while waiting %v before dispatching: %v", dec.Jitter.Round(time.Second), err)
-	}
-	if o.DryRun {
-		fmt.Fprintf(log, "random-cadence: dry run: would dispatch %s\n", target)
-		return dec, nil
 	}
 	owner, repo, _ := ghapi.SplitRepo(o.Repo) // validated above
 	if err := d.DispatchWorkflow(ctx, owner, repo, o.Workflow, o.Ref, o.Inputs); err != nil {

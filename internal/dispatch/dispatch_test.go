@@ -215,7 +215,7 @@ func TestRun(t *testing.T) {
 		{name: "dispatches after jitter", r: words(0, 90), wantCalls: 1, wantSleep: []time.Duration{90}, logHas: "dispatched octo-org/website workflow kms-verify.yml on main"},
 		{name: "skips on a high draw", r: words(math.MaxUint64), logHas: "no check this run"},
 		{name: "force dispatches on a high draw", mod: func(o *Options) { o.Force = true }, r: words(math.MaxUint64, 0), wantCalls: 1, wantSleep: []time.Duration{0}, logHas: "forced"},
-		{name: "dry run never dispatches", mod: func(o *Options) { o.DryRun = true; o.Force = true }, r: words(0, 1), wantSleep: []time.Duration{1}, logHas: "dry run: would dispatch"},
+		{name: "dry run never dispatches", mod: func(o *Options) { o.DryRun = true; o.Force = true }, r: words(0, 1), wantSleep: nil, logHas: "dry run: would wait"},
 		{name: "invalid options touch nothing", mod: func(o *Options) { o.Repo = "bad" }, r: words(0, 0), class: verdict.ErrUsage, reason: "invalid-repo"},
 		{name: "classed dispatch error passes through", r: words(0, 0), dispErr: verdict.Inconclusivef("github-auth", "denied"), wantCalls: 1, wantSleep: []time.Duration{0}, class: verdict.ErrInconclusive, reason: "github-auth"},
 		{name: "unclassed dispatch error is inconclusive", r: words(0, 0), dispErr: errors.New("boom"), wantCalls: 1, wantSleep: []time.Duration{0}, class: verdict.ErrInconclusive, reason: "dispatch-failed"},
@@ -292,13 +292,11 @@ func TestRunNeedsDispatcherUnlessDryRun(t *testing.T) {
 	}
 	o := validOptions()
 	o.DryRun = true
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	// With a zero jitter the default Sleep returns at once; the cancelled
-	// context still stops it.
-	_, err = Run(ctx, o, words(0, 0), nil, nil, nil)
-	if verdict.ReasonOf(err) != "canceled" {
-		t.Errorf("dry run with cancelled context = %v, want canceled", err)
+	// A dry run needs no dispatcher and does not wait out the jitter.
+	slept := false
+	dec, err := Run(context.Background(), o, words(0, 0), func(context.Context, time.Duration) error { slept = true; return nil }, nil, nil)
+	if err != nil || !dec.Dispatch || slept {
+		t.Errorf("dry run = %+v, %v, slept %v; want a decision, no error, no wait", dec, err, slept)
 	}
 }
 

@@ -153,6 +153,13 @@ func Preflight(cfg config.Config) error {
 			return err
 		}
 	}
+	if cfg.EvidenceDir != "" {
+		// Evidence must be this run's alone: files left by an earlier run
+		// would be read as proof of this one.
+		if entries, err := os.ReadDir(cfg.EvidenceDir); err == nil && len(entries) > 0 {
+			return verdict.Usagef("evidence-not-empty", "--evidence-dir %q is not empty; give a new or empty folder so the evidence is this run's only", cfg.EvidenceDir)
+		}
+	}
 	seen := map[string]string{}
 	for _, a := range cfg.Artifacts {
 		// Evidence files are named after the artifact: two names that
@@ -365,8 +372,11 @@ func (r *run) build(ctx context.Context) bool {
 		logs = append(logs, &capWriter{w: r.d.BuildLog, left: MaxBuildLogShown})
 	}
 	r.d.Log.Logf("Building with SOURCE_DATE_EPOCH=%d (timeout %s)", r.src.SourceDateEpoch, r.cfg.BuildTimeout)
-	end := r.d.Log.Group("Build log")
-	resume := r.d.Log.StopCommands()
+	end, resume := func() {}, func() {}
+	if r.d.BuildLog != nil {
+		end = r.d.Log.Group("Build log")
+		resume = r.d.Log.StopCommands()
+	}
 	res, err := build.Run(ctx, build.Options{
 		Dir:     filepath.Join(r.work, "src"),
 		Command: r.cfg.BuildCommand,
@@ -381,6 +391,9 @@ func (r *run) build(ctx context.Context) bool {
 		c := verdict.FromError("build", r.cfg.BuildCommand, "Reproducible build", err)
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			c.Actual = "last lines of the build log: " + lastLines(t, 5)
+		}
+		if u := r.d.BuildUser; u != nil {
+			c.Message += fmt.Sprintf("; the build ran as uid %d (nobody) because the verifier runs as root, so tools installed for root (e.g. under /root) and root-owned caches are out of its reach: install them system-wide, or pass --build-as-root to accept the risk", u.UID)
 		}
 		r.add(c)
 		return false
@@ -863,7 +876,9 @@ func (r *run) finish() {
 		r.rep.Checks = []verdict.Check{}
 	}
 	r.rep.Message = message(v, r.checks, r.src, r.cfg)
-	r.rep.Reproduce = reproduce(r.cfg, r.src, r.arts)
+	if r.src.Commit != "" {
+		r.rep.Reproduce = reproduce(r.cfg, r.src, r.arts)
+	}
 	r.rep.FinishedAt = r.d.Now().UTC()
 	if r.evidence != nil {
 		var sb strings.Builder
@@ -889,9 +904,14 @@ func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg c
 		return msg + ", and the release signature is from the expected signer."
 	case verdict.Failed:
 		for _, c := range checks {
-			if c.Status == verdict.StatusFail {
-				return fmt.Sprintf("POSSIBLE TAMPERING: %s failed for %s: %s", c.Title, c.Subject, firstNonEmpty(c.Message, c.Reason))
+			if c.Status != verdict.StatusFail {
+				continue
 			}
+			detail := firstNonEmpty(c.Message, c.Reason)
+			if c.ID == compare.IDPageIntegrity {
+				return fmt.Sprintf("The page does not pin the verified bytes for %s (check %q): %s", c.Subject, c.ID, detail)
+			}
+			return fmt.Sprintf("POSSIBLE TAMPERING: check %q (%s) failed for %s: %s", c.ID, c.Title, c.Subject, detail)
 		}
 	}
 	for _, c := range checks {

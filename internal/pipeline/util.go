@@ -87,6 +87,13 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+func predicateIfCustom(p string) string {
+	if p == config.DefaultPredicateType {
+		return ""
+	}
+	return p
+}
+
 // curlLine fetches a URL the way the verifier does: https only (plain http
 // is only ever accepted on loopback, as in the demo).
 func curlLine(u string) string {
@@ -121,17 +128,56 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 			curlLine(a.cfg.URL),
 		)
 	}
-	args := []string{"kms-verify", "verify", "--repo", q(cfg.Repo), "--tag", q(cfg.Tag), "--build-command", q(cfg.BuildCommand)}
-	if len(arts) == 1 {
+	args := []string{"kms-verify", "verify"}
+	if cfg.ConfigFile != "" {
+		// The file holds the artifacts and the rest; flags given beside it follow.
+		args = append(args, "--config", q(cfg.ConfigFile))
+	}
+	args = append(args, "--repo", q(cfg.Repo), "--tag", q(cfg.Tag), "--build-command", q(cfg.BuildCommand))
+	for _, n := range cfg.BuildEnv {
+		args = append(args, "--build-env", q(n))
+	}
+	if cfg.BuildTimeout != config.DefaultBuildTimeout {
+		args = append(args, "--build-timeout", cfg.BuildTimeout.String())
+	}
+	if cfg.BuildAsRoot {
+		args = append(args, "--build-as-root")
+	}
+	if cfg.ConfigFile == "" && len(arts) == 1 { // otherwise the artifacts come from the file
 		args = append(args, "--artifact", q(arts[0].cfg.Path), "--url", q(arts[0].cfg.URL))
 		if b := arts[0].cfg.Bundle; b != "" {
 			args = append(args, "--bundle", q(b))
 		}
-	} else {
-		args = append(args, "--config", "kms-verify.yml")
 	}
 	if cfg.PageURL != "" {
 		args = append(args, "--page-url", q(cfg.PageURL))
+	}
+	if cfg.SkipPageCheck {
+		args = append(args, "--skip-page-check")
+	}
+	if cfg.TrustedRoot != "" {
+		args = append(args, "--trusted-root", q(cfg.TrustedRoot))
+	}
+	if cfg.TUFURL != "" {
+		args = append(args, "--tuf-url", q(cfg.TUFURL))
+		if cfg.TUFRoot != "" {
+			args = append(args, "--tuf-root", q(cfg.TUFRoot))
+		}
+	}
+	if cfg.Key != "" {
+		args = append(args, "--key", q(cfg.Key))
+	}
+	for _, fv := range [][2]string{{"--source-ref", cfg.SourceRef}, {"--source-digest", cfg.SourceDigest}, {"--signer-digest", cfg.SignerDigest},
+		{"--certificate-oidc-issuer", cfg.CertificateOIDCIssuer}, {"--predicate-type", predicateIfCustom(cfg.PredicateType)}} {
+		if fv[1] != "" {
+			args = append(args, fv[0], q(fv[1]))
+		}
+	}
+	if cfg.AllowSelfHostedRunners {
+		args = append(args, "--allow-self-hosted-runners")
+	}
+	if cfg.RequireAttestation {
+		args = append(args, "--require-attestation")
 	}
 	if cfg.SignerRepo != "" {
 		args = append(args, "--signer-repo", q(cfg.SignerRepo), "--signer-workflow", q(cfg.SignerWorkflow))

@@ -198,6 +198,11 @@ func (m *mdWriter) artifacts(r *Report) {
 			m.line("%s", line)
 		}
 		m.line("")
+		if a.Rebuilt == nil && a.Live == nil {
+			m.line("Not rebuilt and not fetched: the run stopped before (see the checks below).")
+			m.line("")
+			continue
+		}
 		m.header("Check", "Rebuilt", "Live", "Result")
 		sha := func(d *Digests) string {
 			if d == nil || d.SHA256 == "" {

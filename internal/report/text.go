@@ -155,6 +155,11 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 		}
 		t.line("%s", line)
 	}
+	if a.Rebuilt == nil && a.Live == nil {
+		t.line("  Not rebuilt and not fetched: the run stopped before (see the checks below).")
+		t.line("")
+		return
+	}
 	t.line("%s", rule)
 	get := func(d *Digests, f func(*Digests) string) string {
 		if d == nil {
@@ -178,13 +183,7 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 		t.line("  Rebuilt: %s", get(a.Rebuilt, row.f))
 		t.line("  Live:    %s", get(a.Live, row.f))
 		st, found := r.checkStatus(row.id, a.Name)
-		label := matchLabel(st, found)
-		if found && st == verdict.StatusFail && a.Rebuilt != nil && a.Live != nil && row.id != CheckSize {
-			if i := firstDiff(row.f(a.Rebuilt), row.f(a.Live)); i >= 0 {
-				label += fmt.Sprintf(" (first difference at character %d)", i+1)
-			}
-		}
-		t.line("  %s", label)
+		t.line("  %s", matchLabel(st, found))
 		t.line("")
 	}
 	t.line("%s", rule)
@@ -271,17 +270,4 @@ func (t *textWriter) signature(r *Report) {
 	field("Bundle", s.Bundle)
 	field("Trusted root", s.TrustedRoot)
 	t.line("")
-}
-
-// firstDiff is the index of the first byte where a and b differ, or -1.
-func firstDiff(a, b string) int {
-	for i := 0; i < min(len(a), len(b)); i++ {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	if len(a) != len(b) {
-		return min(len(a), len(b))
-	}
-	return -1
 }
