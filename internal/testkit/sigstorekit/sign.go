@@ -48,7 +48,6 @@ type signConfig struct {
 	withoutTlog bool
 	withoutSCT  bool
 	tamperSig   bool
-	ctx         context.Context //nolint:containedctx // options carry the caller's context
 }
 
 // WithSigningTime sets the signing time (certificate NotBefore and SCT time;
@@ -77,11 +76,8 @@ func WithoutSCT() SignOption { return func(c *signConfig) { c.withoutSCT = true 
 // bundle (and its log entry) was made, so signature verification must fail.
 func WithTamperedSignature() SignOption { return func(c *signConfig) { c.tamperSig = true } }
 
-// WithContext sets the context passed to the Rekor entry builders (default context.Background()).
-func WithContext(ctx context.Context) SignOption { return func(c *signConfig) { c.ctx = ctx } }
-
 func (a *Authority) signConfig(opts []SignOption) signConfig {
-	c := signConfig{at: a.now, ctx: context.Background()}
+	c := signConfig{at: a.now}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -241,11 +237,11 @@ func (a *Authority) keyless(id Identity, c signConfig) (*ecdsa.PrivateKey, *x509
 // options ask for to vm.
 func (a *Authority) addLogAndTimestamp(vm *protobundle.VerificationMaterial, c signConfig, sig []byte, in rekorEntryInput) error {
 	if !c.withoutTlog {
-		body, version, err := canonicalBody(c.ctx, in)
+		body, version, err := canonicalBody(context.Background(), in)
 		if err != nil {
 			return err
 		}
-		tle, err := a.logEntry(c.ctx, body, in.kind, version, c.at.Add(integratedDelay), c.tamperProof)
+		tle, err := a.logEntry(context.Background(), body, in.kind, version, c.at.Add(integratedDelay), c.tamperProof)
 		if err != nil {
 			return err
 		}

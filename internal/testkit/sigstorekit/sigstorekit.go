@@ -171,24 +171,6 @@ func newKey() (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
-// Now returns the Authority's default signing time.
-func (a *Authority) Now() time.Time { return a.now }
-
-// HasTSA reports whether the Authority has a timestamp authority.
-func (a *Authority) HasTSA() bool { return a.tsaLeaf != nil }
-
-// FulcioRoot returns the Fulcio-like root CA certificate.
-func (a *Authority) FulcioRoot() *x509.Certificate { return a.fulcioRoot }
-
-// FulcioIntermediate returns the certificate that issues leaf certificates.
-func (a *Authority) FulcioIntermediate() *x509.Certificate { return a.fulcioInt }
-
-// RekorPublicKey returns the Rekor log's public key.
-func (a *Authority) RekorPublicKey() *ecdsa.PublicKey { return &a.rekorKey.PublicKey }
-
-// CTLogPublicKey returns the CT log's public key.
-func (a *Authority) CTLogPublicKey() *ecdsa.PublicKey { return &a.ctKey.PublicKey }
-
 // ManagedKeyPEM returns the PEM ("PUBLIC KEY") of the managed key SignWithKey uses.
 func (a *Authority) ManagedKeyPEM() []byte {
 	der, err := x509.MarshalPKIXPublicKey(&a.managedKey.PublicKey)
