@@ -362,6 +362,9 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", usageErr)
 	}
 	if rep == nil {
+		if usageErr == nil {
+			return ExitInconclusive // no report is never a pass
+		}
 		return exitForError(usageErr)
 	}
 	// The exit code follows what the report displays: a report whose checks
