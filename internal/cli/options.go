@@ -79,12 +79,3 @@ var verifyOptions = []option{
 	{name: "github-api-url", usage: "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)", set: str(func(c *config.Config) *string { return &c.GitHubAPIURL })},
 	{name: "verbose", bool: true, usage: "print the build log and more progress", set: boolean("verbose", func(c *config.Config) *bool { return &c.Verbose })},
 }
-
-// VerifyFlagNames lists the verify flags (each is also an action input).
-func VerifyFlagNames() []string {
-	names := []string{"config"}
-	for _, o := range verifyOptions {
-		names = append(names, o.name)
-	}
-	return names
-}

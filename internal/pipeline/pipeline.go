@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -963,7 +964,7 @@ func formatHeaders(res fetch.Result) string {
 	for k := range res.Headers {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s: %q\n", k, res.Headers[k])
 	}

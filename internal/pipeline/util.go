@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/config"
@@ -76,8 +75,6 @@ func readFileMax(path string, max int64) ([]byte, error) {
 	}
 	return data, nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // ShellQuote quotes s for a POSIX shell so a human can paste it safely.
 func ShellQuote(s string) string {
