@@ -9,6 +9,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
 	"github.com/lukium/kms-verify-action/internal/pipeline"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // Defaults of the container action, relative to the workspace so that a later
@@ -82,7 +83,7 @@ func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.C
 		// The workflow that signed is the source repository's own release
 		// workflow: default to the repository being verified, and to the
 		// workflow's repository only when that is where the source is.
-		if r := pipeline.GitHubRepoOf(cfg.Repo, firstNonEmpty(cfg.ServerURL, config.DefaultServerURL)); r != "" {
+		if r := pipeline.GitHubRepoOf(cfg.Repo, firstNonEmpty(cfg.ServerURL, wellknown.GitHubServerURL)); r != "" {
 			cfg.SignerRepo = r
 		} else {
 			cfg.SignerRepo = repo

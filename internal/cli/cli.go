@@ -27,6 +27,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/pipeline"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // Exit codes, documented here and in the README.
@@ -160,7 +161,7 @@ func toolInfo(getenv func(string) string, inActions bool) report.Tool {
 	}
 	if inActions {
 		repo, ref := getenv("GITHUB_ACTION_REPOSITORY"), getenv("GITHUB_ACTION_REF")
-		server := firstNonEmpty(getenv("GITHUB_SERVER_URL"), "https://github.com")
+		server := firstNonEmpty(getenv("GITHUB_SERVER_URL"), wellknown.GitHubServerURL)
 		if validRepoRef(repo, ref) {
 			t.Version += " (" + repo + "@" + ref + ")"
 			t.URL = server + "/" + repo + "/tree/" + ref

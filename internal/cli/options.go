@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // option is one setting of a verification run. The same table drives the
@@ -57,12 +58,12 @@ var verifyOptions = []option{
 	{name: "signer-workflow", usage: "workflow that must have signed, e.g. .github/workflows/release.yml", set: str(func(c *config.Config) *string { return &c.SignerWorkflow })},
 	{name: "certificate-identity", usage: "exact expected certificate SAN (for signers other than a GitHub workflow)", set: str(func(c *config.Config) *string { return &c.CertificateIdentity })},
 	{name: "certificate-identity-regexp", usage: "expected SAN as a regexp; always anchored as ^(?:RE)$", set: str(func(c *config.Config) *string { return &c.CertificateIdentityRegexp })},
-	{name: "certificate-oidc-issuer", usage: "expected OIDC issuer (default " + config.DefaultIssuer + ")", set: str(func(c *config.Config) *string { return &c.CertificateOIDCIssuer })},
+	{name: "certificate-oidc-issuer", usage: "expected OIDC issuer (default " + wellknown.GitHubActionsIssuer + ")", set: str(func(c *config.Config) *string { return &c.CertificateOIDCIssuer })},
 	{name: "source-ref", usage: "override the expected source ref (default refs/tags/<tag>)", set: str(func(c *config.Config) *string { return &c.SourceRef })},
 	{name: "source-digest", usage: "override the expected source commit (default: the commit the tag resolved to)", set: str(func(c *config.Config) *string { return &c.SourceDigest })},
 	{name: "signer-digest", usage: "expected commit of the signing workflow (BuildSignerDigest)", set: str(func(c *config.Config) *string { return &c.SignerDigest })},
 	{name: "allow-self-hosted-runners", bool: true, usage: "accept signatures made on self-hosted runners", set: boolean("allow-self-hosted-runners", func(c *config.Config) *bool { return &c.AllowSelfHostedRunners })},
-	{name: "predicate-type", usage: "in-toto predicate type required of DSSE bundles (default " + config.DefaultPredicateType + ")", set: str(func(c *config.Config) *string { return &c.PredicateType })},
+	{name: "predicate-type", usage: "in-toto predicate type required of DSSE bundles (default " + wellknown.SLSAProvenanceV1 + ")", set: str(func(c *config.Config) *string { return &c.PredicateType })},
 	{name: "require-attestation", bool: true, usage: "treat \"no attestation found\" as a failure (exit 1) instead of exit 2", set: boolean("require-attestation", func(c *config.Config) *bool { return &c.RequireAttestation })},
 	{name: "allow-unsigned", bool: true, usage: "run without a bundle; the signature check is reported as SKIPPED", set: boolean("allow-unsigned", func(c *config.Config) *bool { return &c.AllowUnsigned })},
 	{name: "report", usage: "write the JSON report to this file", set: str(func(c *config.Config) *string { return &c.Report })},

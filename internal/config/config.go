@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // Limits and defaults, in one place.
@@ -33,9 +34,6 @@ const (
 	MaxArtifactSizeLimit   = 4 << 30   // 4 GiB: beyond this the flag is almost surely a typo
 	MaxArtifacts           = 64
 	MaxConfigFileSize      = 1 << 20
-	DefaultIssuer          = "https://token.actions.githubusercontent.com"
-	DefaultPredicateType   = "https://slsa.dev/provenance/v1"
-	DefaultServerURL       = "https://github.com"
 	// BundleAttestations selects GitHub's attestations API as the bundle source.
 	BundleAttestations = "github-attestations"
 	// BundleReleaseAssetPrefix selects an asset of the tag's GitHub release.
@@ -109,7 +107,7 @@ type Config struct {
 	// CertificateIdentityRegexp is an expected SAN pattern; the tool anchors it as ^(?:re)$.
 	CertificateIdentityRegexp string
 	// CertificateOIDCIssuer is the expected issuer; zero means GitHub Actions'
-	// issuer on ServerURL (DefaultIssuer on github.com).
+	// issuer on ServerURL (wellknown.GitHubActionsIssuer on github.com).
 	CertificateOIDCIssuer string
 	// SignerRepo (OWNER/REPO) and SignerWorkflow (.github/workflows/x.yml) build the exact SAN
 	// https://github.com/OWNER/REPO/<workflow>@refs/tags/<tag> and turn on the GitHub binding.
@@ -123,14 +121,14 @@ type Config struct {
 	SignerDigest string
 	// AllowSelfHostedRunners accepts a self-hosted RunnerEnvironment.
 	AllowSelfHostedRunners bool
-	// PredicateType is the in-toto predicate type required of DSSE bundles; zero means DefaultPredicateType.
+	// PredicateType is the in-toto predicate type required of DSSE bundles; zero means wellknown.SLSAProvenanceV1.
 	PredicateType string
 
 	// GitHubToken authenticates GitHub API calls only; never logged, never passed to the build.
 	GitHubToken string
 	// GitHubAPIURL is the API base; zero means https://api.github.com/.
 	GitHubAPIURL string
-	// ServerURL is the GitHub web base for identities; zero means DefaultServerURL.
+	// ServerURL is the GitHub web base for identities; zero means wellknown.GitHubServerURL.
 	ServerURL string
 
 	// Report, Summary and EvidenceDir are output paths; zero writes none.
@@ -160,10 +158,10 @@ func (c Config) WithDefaults() Config {
 		c.MaxArtifactSize = DefaultMaxArtifactSize
 	}
 	if c.PredicateType == "" {
-		c.PredicateType = DefaultPredicateType
+		c.PredicateType = wellknown.SLSAProvenanceV1
 	}
 	if c.ServerURL == "" {
-		c.ServerURL = DefaultServerURL
+		c.ServerURL = wellknown.GitHubServerURL
 	}
 	arts := make([]Artifact, len(c.Artifacts))
 	for i, a := range c.Artifacts {

@@ -15,6 +15,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/conformance"
 	"github.com/lukium/kms-verify-action/internal/testkit/sigstorekit"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 const (
@@ -87,7 +88,7 @@ func run(args ...string) (int, string, string) {
 func TestVerifyBundle(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	id := []string{"--certificate-identity", f.san, "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}
+	id := []string{"--certificate-identity", f.san, "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}
 	with := func(parts ...[]string) []string {
 		var out []string
 		for _, p := range parts {
@@ -106,17 +107,17 @@ func TestVerifyBundle(t *testing.T) {
 		{"message signature, file", with([]string{"--bundle", f.msg}, id, tr, []string{f.artifact}), 0, "", "verified"},
 		{"message signature, digest", with([]string{"--bundle", f.msg}, id, tr, []string{f.digest}), 0, "", "verified"},
 		{"artifact first, flags after", with([]string{f.artifact, "--bundle", f.msg}, id, tr), 0, "", "verified"},
-		{"--flag=value syntax", []string{"--bundle=" + f.msg, "--certificate-identity=" + f.san, "--certificate-oidc-issuer=" + sigstorekit.GitHubIssuer, "--trusted-root=" + f.root, f.artifact}, 0, "", "verified"},
+		{"--flag=value syntax", []string{"--bundle=" + f.msg, "--certificate-identity=" + f.san, "--certificate-oidc-issuer=" + wellknown.GitHubActionsIssuer, "--trusted-root=" + f.root, f.artifact}, 0, "", "verified"},
 		{"dsse slsa", with([]string{"--bundle", f.dsse}, id, tr, []string{f.artifact}), 0, "", "dsse"},
 		{"dsse any predicate type", with([]string{"--bundle", f.dsseCustom}, id, tr, []string{f.digest}), 0, "", "dsse"},
-		{"anchored regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", `https://github\.com/octo/widget/.*`, "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 0, "", "verified"},
+		{"anchored regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", `https://github\.com/octo/widget/.*`, "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 0, "", "verified"},
 		{"managed key, file", with([]string{"--bundle", f.keyBundle, "--key", f.keyPEM}, tr, []string{f.artifact}), 0, "", "managed key"},
 		{"managed key, digest", with([]string{"--bundle", f.keyBundle, "--key", f.keyPEM}, tr, []string{f.digest}), 0, "", "managed key"},
 		{"positional after --", with([]string{"--bundle", f.msg}, id, tr, []string{"--", f.artifact}), 0, "", "verified"},
 
-		{"wrong SAN", with([]string{"--bundle", f.msg, "--certificate-identity", f.san + "x", "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 1, "identity-mismatch", ""},
+		{"wrong SAN", with([]string{"--bundle", f.msg, "--certificate-identity", f.san + "x", "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 1, "identity-mismatch", ""},
 		{"wrong issuer", with([]string{"--bundle", f.msg, "--certificate-identity", f.san, "--certificate-oidc-issuer", "https://accounts.google.com"}, tr, []string{f.artifact}), 1, "identity-mismatch", ""},
-		{"unanchored-only regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", `octo/widget`, "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 1, "identity-mismatch", ""},
+		{"unanchored-only regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", `octo/widget`, "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 1, "identity-mismatch", ""},
 		{"wrong identity tag", with([]string{"--bundle", f.wrongTag}, id, tr, []string{f.artifact}), 1, "identity-mismatch", ""},
 		{"other artifact", with([]string{"--bundle", f.msg}, id, tr, []string{f.other}), 1, "subject-mismatch", ""},
 		{"other digest", with([]string{"--bundle", f.dsse}, id, tr, []string{"sha256:" + strings.Repeat("ab", 32)}), 1, "subject-mismatch", ""},
@@ -132,11 +133,11 @@ func TestVerifyBundle(t *testing.T) {
 		{"flag without value", []string{f.artifact, "--bundle"}, 3, "needs a value", ""},
 		{"flag twice", with([]string{"--bundle", f.msg, "--bundle", f.msg}, id, tr, []string{f.artifact}), 3, "twice", ""},
 		{"missing issuer", with([]string{"--bundle", f.msg, "--certificate-identity", f.san}, tr, []string{f.artifact}), 3, "issuer", ""},
-		{"missing identity", with([]string{"--bundle", f.msg, "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 3, "identity", ""},
+		{"missing identity", with([]string{"--bundle", f.msg, "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 3, "identity", ""},
 		{"identity and regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", ".*"}, id, tr, []string{f.artifact}), 3, "not both", ""},
 		{"key and identity", with([]string{"--bundle", f.keyBundle, "--key", f.keyPEM}, id, tr, []string{f.artifact}), 3, "", ""},
-		{"empty identity value", with([]string{"--bundle", f.msg, "--certificate-identity", "", "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 3, "", ""},
-		{"bad regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", sigstorekit.GitHubIssuer}, tr, []string{f.artifact}), 3, "policy-invalid", ""},
+		{"empty identity value", with([]string{"--bundle", f.msg, "--certificate-identity", "", "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 3, "", ""},
+		{"bad regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 3, "policy-invalid", ""},
 		{"bad digest", with([]string{"--bundle", f.msg}, id, tr, []string{"sha256:xyz"}), 3, "digest-invalid", ""},
 		{"missing artifact", with([]string{"--bundle", f.msg}, id, tr, []string{filepath.Join(f.dir, "nope")}), 3, "", ""},
 		{"missing bundle", with([]string{"--bundle", filepath.Join(f.dir, "nope")}, id, tr, []string{f.artifact}), 2, "", ""},
@@ -197,7 +198,7 @@ func TestVerifyBundleJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, _ := run("--format", "json", "--bundle", f.msg, "--certificate-identity", tc.san,
-				"--certificate-oidc-issuer", sigstorekit.GitHubIssuer, "--trusted-root", f.root, f.digest)
+				"--certificate-oidc-issuer", wellknown.GitHubActionsIssuer, "--trusted-root", f.root, f.digest)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d: %s", code, tc.code, out)
 			}
@@ -226,7 +227,7 @@ func TestVerifyBundleTUFUnavailable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // no network is touched
 	for _, staging := range []bool{false, true} {
-		args := []string{"--bundle", f.msg, "--certificate-identity", f.san, "--certificate-oidc-issuer", sigstorekit.GitHubIssuer, f.artifact}
+		args := []string{"--bundle", f.msg, "--certificate-identity", f.san, "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer, f.artifact}
 		if staging {
 			args = append([]string{"--staging"}, args...)
 		}

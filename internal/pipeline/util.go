@@ -9,6 +9,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/source"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // capWriter passes at most left bytes to w, then one notice, then drops the
@@ -85,7 +86,7 @@ func ShellQuote(s string) string {
 }
 
 func predicateIfCustom(p string) string {
-	if p == config.DefaultPredicateType {
+	if p == wellknown.SLSAProvenanceV1 {
 		return ""
 	}
 	return p

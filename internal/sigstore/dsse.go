@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // InTotoPayloadType is the DSSE payload type of in-toto statements.
@@ -91,7 +92,7 @@ func (a *attempt) checkStatement(payloadType string, payload, digest []byte, cp 
 	default:
 		a.pass("predicate-type", "Predicate type", cp.ptype, st.PredicateType, "")
 	}
-	if cp.Provenance == nil || st.PredicateType != SLSAProvenanceV1 {
+	if cp.Provenance == nil || st.PredicateType != wellknown.SLSAProvenanceV1 {
 		return &st
 	}
 	a.checkProvenance(st.Predicate, cp.Provenance)

@@ -9,18 +9,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
-)
-
-// Well-known values.
-const (
-	// GitHubIssuer is the OIDC issuer of GitHub Actions on github.com.
-	GitHubIssuer = "https://token.actions.githubusercontent.com"
-	// GitHubHosted is the runner-environment value of GitHub-hosted runners.
-	GitHubHosted = "github-hosted"
-	// SLSAProvenanceV1 is the default in-toto predicate type.
-	SLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
-	// DefaultGitHubServer is github.com's server URL.
-	DefaultGitHubServer = "https://github.com"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // Policy is the expected signer of a bundle. Every non-empty field must match
@@ -56,7 +45,7 @@ type Policy struct {
 	Key []byte
 
 	// PredicateType is the in-toto predicate type DSSE bundles must carry
-	// (default SLSAProvenanceV1).
+	// (default wellknown.SLSAProvenanceV1).
 	PredicateType string
 	// AnyPredicateType accepts any in-toto predicate type (the conformance
 	// client's plain verification); it cannot be combined with PredicateType.
@@ -75,10 +64,10 @@ type ProvenanceExpect struct{ RepositoryURI, Ref, Commit, WorkflowPath string }
 // Enterprise Server the issuer is <serverURL>/_services/token.
 func GitHubPolicy(serverURL, repo, workflowPath, tag, commit string) Policy {
 	serverURL = strings.TrimRight(serverURL, "/")
-	issuer := GitHubIssuer
+	issuer := wellknown.GitHubActionsIssuer
 	if serverURL == "" {
-		serverURL = DefaultGitHubServer
-	} else if serverURL != DefaultGitHubServer {
+		serverURL = wellknown.GitHubServerURL
+	} else if serverURL != wellknown.GitHubServerURL {
 		issuer = serverURL + "/_services/token"
 	}
 	repoURI := serverURL + "/" + repo
@@ -92,8 +81,8 @@ func GitHubPolicy(serverURL, repo, workflowPath, tag, commit string) Policy {
 		SourceRepositoryRef:    ref,
 		SourceRepositoryDigest: commit,
 		BuildSignerURI:         san,
-		RunnerEnvironment:      GitHubHosted,
-		PredicateType:          SLSAProvenanceV1,
+		RunnerEnvironment:      wellknown.GitHubHosted,
+		PredicateType:          wellknown.SLSAProvenanceV1,
 		Provenance: &ProvenanceExpect{
 			RepositoryURI: repoURI,
 			Ref:           ref,
@@ -130,7 +119,7 @@ type compiled struct {
 func (p Policy) compile() (*compiled, error) {
 	c := &compiled{Policy: p, ptype: p.PredicateType}
 	if c.ptype == "" {
-		c.ptype = SLSAProvenanceV1
+		c.ptype = wellknown.SLSAProvenanceV1
 	}
 	if len(p.Key) > 0 {
 		if p.SAN != "" || p.SANRegexp != "" || p.Issuer != "" || p.RequireGitHub || p.hasGitHubFields() {
@@ -143,7 +132,7 @@ func (p Policy) compile() (*compiled, error) {
 		c.key = k
 	} else {
 		if strings.TrimSpace(p.Issuer) == "" {
-			return nil, usage("the expected OIDC issuer is empty; set it (GitHub Actions: %s)", GitHubIssuer)
+			return nil, usage("the expected OIDC issuer is empty; set it (GitHub Actions: %s)", wellknown.GitHubActionsIssuer)
 		}
 		switch {
 		case p.SAN == "" && p.SANRegexp == "":
@@ -175,9 +164,9 @@ func (p Policy) compile() (*compiled, error) {
 			return nil, usage("the expected source commit is empty; it must be the commit resolved from git")
 		}
 		if p.RunnerEnvironment == "" && !p.AllowSelfHosted {
-			return nil, usage("the expected runner environment is empty; use %q or allow self-hosted runners", GitHubHosted)
+			return nil, usage("the expected runner environment is empty; use %q or allow self-hosted runners", wellknown.GitHubHosted)
 		}
-		if p.RunnerEnvironment != "" && p.RunnerEnvironment != GitHubHosted && !p.AllowSelfHosted {
+		if p.RunnerEnvironment != "" && p.RunnerEnvironment != wellknown.GitHubHosted && !p.AllowSelfHosted {
 			return nil, usage("runner environment %q requires allowing self-hosted runners", p.RunnerEnvironment)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/sigstore"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 func TestGitHubPolicy(t *testing.T) {
@@ -13,8 +14,8 @@ func TestGitHubPolicy(t *testing.T) {
 	cases := []struct {
 		name, server, wantSAN, wantIssuer, wantRepo string
 	}{
-		{"github.com default", "", "https://github.com/octo/widget/.github/workflows/release.yml@refs/tags/v1.0.1", sigstore.GitHubIssuer, "https://github.com/octo/widget"},
-		{"github.com explicit with slash", "https://github.com/", "https://github.com/octo/widget/.github/workflows/release.yml@refs/tags/v1.0.1", sigstore.GitHubIssuer, "https://github.com/octo/widget"},
+		{"github.com default", "", "https://github.com/octo/widget/.github/workflows/release.yml@refs/tags/v1.0.1", wellknown.GitHubActionsIssuer, "https://github.com/octo/widget"},
+		{"github.com explicit with slash", "https://github.com/", "https://github.com/octo/widget/.github/workflows/release.yml@refs/tags/v1.0.1", wellknown.GitHubActionsIssuer, "https://github.com/octo/widget"},
 		{"GHES", "https://ghe.example.com", "https://ghe.example.com/octo/widget/.github/workflows/release.yml@refs/tags/v1.0.1", "https://ghe.example.com/_services/token", "https://ghe.example.com/octo/widget"},
 	}
 	for _, tc := range cases {

@@ -16,6 +16,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/sigstore"
 	"github.com/lukium/kms-verify-action/internal/testkit/sigstorekit"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 const (
@@ -110,11 +111,11 @@ func TestVerifyGood(t *testing.T) {
 	}{
 		{"message signature", func(t *testing.T) []byte { return must(t)(w.kit.SignArtifact(artifact, ghID())) }, ghPolicy, sigstore.KindMessageSignature, 1},
 		{"dsse slsa provenance", func(t *testing.T) []byte {
-			return must(t)(w.kit.SignDSSE(subj(artifact), sigstore.SLSAProvenanceV1, provenance(), ghID()))
+			return must(t)(w.kit.SignDSSE(subj(artifact), wellknown.SLSAProvenanceV1, provenance(), ghID()))
 		}, ghPolicy, sigstore.KindDSSE, 1},
 		{"dsse among many subjects", func(t *testing.T) []byte {
 			subs := append(subj(otherFile), subj(artifact)...)
-			return must(t)(w.kit.SignDSSE(subs, sigstore.SLSAProvenanceV1, provenance(), ghID()))
+			return must(t)(w.kit.SignDSSE(subs, wellknown.SLSAProvenanceV1, provenance(), ghID()))
 		}, ghPolicy, sigstore.KindDSSE, 1},
 		{"rfc3161 timestamp too", func(t *testing.T) []byte {
 			return must(t)(w.kit.SignArtifact(artifact, ghID(), sigstorekit.WithTimestamp()))
@@ -154,14 +155,14 @@ func TestVerifyGood(t *testing.T) {
 				t.Errorf("kind/bundle = %q/%q", s.Kind, s.Bundle)
 			}
 			if s.Repository != "https://github.com/"+repo || s.Ref != "refs/tags/"+tag || s.Commit != commit ||
-				s.Issuer != sigstore.GitHubIssuer || !strings.HasSuffix(s.SAN, workflow+"@refs/tags/"+tag) || s.Workflow != s.SAN ||
+				s.Issuer != wellknown.GitHubActionsIssuer || !strings.HasSuffix(s.SAN, workflow+"@refs/tags/"+tag) || s.Workflow != s.SAN ||
 				s.Trigger != "push" || !strings.Contains(s.RunURL, "/actions/runs/") {
 				t.Errorf("signer fields wrong: %+v", s)
 			}
 			if s.IntegratedTime.IsZero() || s.LogID == "" || len(s.Timestamps) < tc.minTimes {
 				t.Errorf("log/timestamps wrong: %+v", s)
 			}
-			if tc.kind == sigstore.KindDSSE && s.PredicateType != sigstore.SLSAProvenanceV1 {
+			if tc.kind == sigstore.KindDSSE && s.PredicateType != wellknown.SLSAProvenanceV1 {
 				t.Errorf("predicate type = %q", s.PredicateType)
 			}
 		})
@@ -211,14 +212,14 @@ func TestVerifyAdversarial(t *testing.T) {
 		{"regexp that matches only unanchored",
 			msg(sigstorekit.GitHubIdentity("evil/"+strings.ReplaceAll(repo, "/", "-"), workflow, tag, commit)),
 			func() sigstore.Policy {
-				p := sigstore.Policy{Issuer: sigstore.GitHubIssuer, SANRegexp: `github\.com/octo/widget/`}
+				p := sigstore.Policy{Issuer: wellknown.GitHubActionsIssuer, SANRegexp: `github\.com/octo/widget/`}
 				return p
 			},
 			"identity-mismatch", []string{"identity.san"}},
 		{"regexp prefix of the real SAN is not enough",
 			msg(ghID()),
 			func() sigstore.Policy {
-				return sigstore.Policy{Issuer: sigstore.GitHubIssuer, SANRegexp: `https://github\.com/octo/widget/`}
+				return sigstore.Policy{Issuer: wellknown.GitHubActionsIssuer, SANRegexp: `https://github\.com/octo/widget/`}
 			},
 			"identity-mismatch", []string{"identity.san"}},
 		{"message signature over another file",
@@ -226,7 +227,7 @@ func TestVerifyAdversarial(t *testing.T) {
 			"subject-mismatch", []string{"subject"}},
 		{"attestation subject digest of another file",
 			func(t *testing.T) []byte {
-				return must(t)(w.kit.SignDSSE(subj(otherFile), sigstore.SLSAProvenanceV1, provenance(), ghID()))
+				return must(t)(w.kit.SignDSSE(subj(otherFile), wellknown.SLSAProvenanceV1, provenance(), ghID()))
 			}, ghPolicy,
 			"subject-mismatch", []string{"subject"}},
 		{"predicate type of another kind",
@@ -236,13 +237,13 @@ func TestVerifyAdversarial(t *testing.T) {
 			"predicate-mismatch", []string{"predicate-type"}},
 		{"provenance names another workflow",
 			func(t *testing.T) []byte {
-				return must(t)(w.kit.SignDSSE(subj(artifact), sigstore.SLSAProvenanceV1,
+				return must(t)(w.kit.SignDSSE(subj(artifact), wellknown.SLSAProvenanceV1,
 					sigstorekit.SLSAProvenance(repo, ".github/workflows/evil.yml", tag, commit), ghID()))
 			}, ghPolicy,
 			"predicate-mismatch", []string{"provenance.workflow-path"}},
 		{"provenance names another commit",
 			func(t *testing.T) []byte {
-				return must(t)(w.kit.SignDSSE(subj(artifact), sigstore.SLSAProvenanceV1,
+				return must(t)(w.kit.SignDSSE(subj(artifact), wellknown.SLSAProvenanceV1,
 					sigstorekit.SLSAProvenance(repo, workflow, tag, other), ghID()))
 			}, ghPolicy,
 			"predicate-mismatch", []string{"provenance.commit"}},
@@ -456,7 +457,7 @@ func TestVerifyStatementEdges(t *testing.T) {
 		check  string
 	}{
 		{"predicate without workflow or dependencies", func(t *testing.T) []byte {
-			return must(t)(w.kit.SignDSSE(subj(artifact), sigstore.SLSAProvenanceV1, map[string]any{"buildDefinition": map[string]any{}}, ghID()))
+			return must(t)(w.kit.SignDSSE(subj(artifact), wellknown.SLSAProvenanceV1, map[string]any{"buildDefinition": map[string]any{}}, ghID()))
 		}, ghPolicy(), "", ""},
 		{"any predicate type when asked", func(t *testing.T) []byte {
 			return must(t)(w.kit.SignDSSE(subj(artifact), "https://example.com/custom/v1", map[string]any{"x": 1}, ghID()))
@@ -465,13 +466,13 @@ func TestVerifyStatementEdges(t *testing.T) {
 			return must(t)(w.kit.SignDSSE(subj(artifact), "https://example.com/custom/v1", map[string]any{"x": 1}, ghID()))
 		}, func() sigstore.Policy { p := ghPolicy(); p.PredicateType = "https://example.com/custom/v1"; return p }(), "", ""},
 		{"too many subjects", func(t *testing.T) []byte {
-			return must(t)(w.kit.SignDSSE(many, sigstore.SLSAProvenanceV1, provenance(), ghID()))
+			return must(t)(w.kit.SignDSSE(many, wellknown.SLSAProvenanceV1, provenance(), ghID()))
 		}, ghPolicy(), "subject-mismatch", "subject"},
 		{"provenance resolves another repository", func(t *testing.T) []byte {
-			return must(t)(w.kit.SignDSSE(subj(artifact), sigstore.SLSAProvenanceV1, otherRepo, ghID()))
+			return must(t)(w.kit.SignDSSE(subj(artifact), wellknown.SLSAProvenanceV1, otherRepo, ghID()))
 		}, ghPolicy(), "predicate-mismatch", "provenance.commit"},
 		{"provenance names another ref", func(t *testing.T) []byte {
-			return must(t)(w.kit.SignDSSE(subj(artifact), sigstore.SLSAProvenanceV1, sigstorekit.SLSAProvenance(repo, workflow, "v9", commit), ghID()))
+			return must(t)(w.kit.SignDSSE(subj(artifact), wellknown.SLSAProvenanceV1, sigstorekit.SLSAProvenance(repo, workflow, "v9", commit), ghID()))
 		}, ghPolicy(), "predicate-mismatch", "provenance.ref"},
 		{"payload is not an in-toto statement", func(t *testing.T) []byte {
 			return must(t)(w.kit.SignPayload("text/plain", []byte("hello"), ghID()))

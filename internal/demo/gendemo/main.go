@@ -26,6 +26,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/demo"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/testkit/sigstorekit"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 func main() {
@@ -108,7 +109,7 @@ func run(ctx context.Context) error {
 	h := sha256.Sum256(artifact)
 	bundle, err := ca.SignDSSE(
 		[]sigstorekit.Subject{{Name: name, SHA256Hex: hex.EncodeToString(h[:])}},
-		sigstorekit.SLSAProvenanceType,
+		wellknown.SLSAProvenanceV1,
 		sigstorekit.SLSAProvenance(demo.SignerRepo, demo.SignerWorkflow, demo.Tag, commit),
 		id,
 	)

@@ -19,6 +19,7 @@ import (
 	cttls "github.com/google/certificate-transparency-go/tls"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	"github.com/google/certificate-transparency-go/x509util"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )
 
@@ -40,7 +41,7 @@ type Identity struct {
 	// SAN is the subject alternative name: a URI (anything with "://"), or
 	// an e-mail address otherwise.
 	SAN string
-	// Issuer is the OIDC issuer (default GitHubIssuer). It is written to the
+	// Issuer is the OIDC issuer (default wellknown.GitHubActionsIssuer). It is written to the
 	// issuer extensions 1.3.6.1.4.1.57264.1.8 (DER UTF8String) and .1.1 (raw).
 	Issuer string
 	// Ext holds the Fulcio extensions; empty fields are omitted from the
@@ -56,7 +57,7 @@ func (id Identity) issuer() string {
 	if id.Ext.Issuer != "" {
 		return id.Ext.Issuer
 	}
-	return GitHubIssuer
+	return wellknown.GitHubActionsIssuer
 }
 
 // Extensions returns the extensions a verifier will parse from a certificate

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )
 
@@ -37,9 +38,9 @@ func GitHubIdentity(repo, workflowPath, tag, commit string) Identity {
 	name := strings.TrimSuffix(path.Base(workflowPath), path.Ext(workflowPath))
 	return Identity{
 		SAN:    signer,
-		Issuer: GitHubIssuer,
+		Issuer: wellknown.GitHubActionsIssuer,
 		Ext: certificate.Extensions{
-			Issuer:                              GitHubIssuer,
+			Issuer:                              wellknown.GitHubActionsIssuer,
 			GithubWorkflowTrigger:               "push",
 			GithubWorkflowSHA:                   commit,
 			GithubWorkflowName:                  name,

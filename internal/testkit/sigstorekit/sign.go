@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -159,7 +160,7 @@ func Statement(subjects []Subject, predicateType string, predicate any) ([]byte,
 		Subject       []subject `json:"subject"`
 		PredicateType string    `json:"predicateType"`
 		Predicate     any       `json:"predicate,omitempty"`
-	}{Type: InTotoStatementType, PredicateType: predicateType, Predicate: predicate}
+	}{Type: wellknown.InTotoStatementV1, PredicateType: predicateType, Predicate: predicate}
 	for _, s := range subjects {
 		st.Subject = append(st.Subject, subject{Name: s.Name, Digest: map[string]string{"sha256": s.SHA256Hex}})
 	}
@@ -178,7 +179,7 @@ func (a *Authority) SignDSSE(subjects []Subject, predicateType string, predicate
 	if err != nil {
 		return nil, err
 	}
-	return a.SignPayload(InTotoPayloadType, payload, id, opts...)
+	return a.SignPayload(wellknown.InTotoPayloadType, payload, id, opts...)
 }
 
 // SignPayload returns a DSSE bundle over an arbitrary payload of payloadType

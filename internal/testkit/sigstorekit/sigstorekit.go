@@ -43,14 +43,6 @@ const (
 	BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
 	// TrustedRootMediaType is the media type of the trusted root the kit produces.
 	TrustedRootMediaType = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
-	// GitHubIssuer is the OIDC issuer of GitHub Actions ID tokens.
-	GitHubIssuer = "https://token.actions.githubusercontent.com"
-	// InTotoPayloadType is the DSSE payload type of in-toto statements.
-	InTotoPayloadType = "application/vnd.in-toto+json"
-	// InTotoStatementType is the _type of an in-toto v1 statement.
-	InTotoStatementType = "https://in-toto.io/Statement/v1"
-	// SLSAProvenanceType is the predicate type of SLSA v1 provenance.
-	SLSAProvenanceType = "https://slsa.dev/provenance/v1"
 
 	// FulcioURI, RekorURL, CTLogURL and TSAURI name the kit's services in the trusted root.
 	FulcioURI = "https://fulcio.sigstorekit.invalid"

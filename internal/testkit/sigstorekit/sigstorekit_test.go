@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -136,7 +137,7 @@ func TestSignArtifactVerifiesWithGitHubIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := strictVerifier(t, tr).Verify(loadBundle(t, js),
-		verify.NewPolicy(verify.WithArtifact(bytes.NewReader(testArtifact)), shortIdentity(t, GitHubIssuer, wantSAN))); err != nil {
+		verify.NewPolicy(verify.WithArtifact(bytes.NewReader(testArtifact)), shortIdentity(t, wellknown.GitHubActionsIssuer, wantSAN))); err != nil {
 		t.Fatalf("Verify with artifact and root JSON: %v", err)
 	}
 }
@@ -174,7 +175,7 @@ func TestCertificateShape(t *testing.T) {
 		seen[e.Id.String()] = true
 		switch {
 		case e.Id.Equal(certificate.OIDIssuer):
-			if string(e.Value) != GitHubIssuer {
+			if string(e.Value) != wellknown.GitHubActionsIssuer {
 				t.Errorf("legacy issuer = %q", e.Value)
 			}
 		case e.Id.Equal(certificate.OIDIssuerV2), e.Id.Equal(certificate.OIDSourceRepositoryURI):
@@ -205,11 +206,11 @@ func TestEmptyExtensionsAreOmitted(t *testing.T) {
 	}
 	digest := sha256.Sum256(testArtifact)
 	res, err := strictVerifier(t, tm).Verify(loadBundle(t, js),
-		verify.NewPolicy(verify.WithArtifactDigest("sha256", digest[:]), shortIdentity(t, GitHubIssuer, id.SAN)))
+		verify.NewPolicy(verify.WithArtifactDigest("sha256", digest[:]), shortIdentity(t, wellknown.GitHubActionsIssuer, id.SAN)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(certificate.Extensions{Issuer: GitHubIssuer}, res.Signature.Certificate.Extensions); diff != "" {
+	if diff := cmp.Diff(certificate.Extensions{Issuer: wellknown.GitHubActionsIssuer}, res.Signature.Certificate.Extensions); diff != "" {
 		t.Errorf("extensions (-want +got):\n%s", diff)
 	}
 }
@@ -235,7 +236,7 @@ func TestSignDSSEVerifies(t *testing.T) {
 	id := GitHubIdentity(testRepo, testWorkflow, testTag, testCommit)
 	digest := sha256.Sum256(testArtifact)
 	subjects := []Subject{{Name: "widget.js", SHA256Hex: hex.EncodeToString(digest[:])}, {Name: "other.css", SHA256Hex: strings.Repeat("ab", 32)}}
-	js, err := a.SignDSSE(subjects, SLSAProvenanceType, SLSAProvenance(testRepo, testWorkflow, testTag, testCommit), id)
+	js, err := a.SignDSSE(subjects, wellknown.SLSAProvenanceV1, SLSAProvenance(testRepo, testWorkflow, testTag, testCommit), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +245,7 @@ func TestSignDSSEVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if res.Statement == nil || res.Statement.PredicateType != SLSAProvenanceType || len(res.Statement.Subject) != 2 {
+	if res.Statement == nil || res.Statement.PredicateType != wellknown.SLSAProvenanceV1 || len(res.Statement.Subject) != 2 {
 		t.Fatalf("statement = %v", res.Statement)
 	}
 	if diff := cmp.Diff(id.Extensions(), res.Signature.Certificate.Extensions); diff != "" {
@@ -355,7 +356,7 @@ func TestTimestampAuthority(t *testing.T) {
 		})
 	}
 	// DSSE with a TSA timestamp too.
-	js, err := a.SignDSSE([]Subject{{Name: "a", SHA256Hex: hex.EncodeToString(digest[:])}}, SLSAProvenanceType,
+	js, err := a.SignDSSE([]Subject{{Name: "a", SHA256Hex: hex.EncodeToString(digest[:])}}, wellknown.SLSAProvenanceV1,
 		SLSAProvenance(testRepo, testWorkflow, testTag, testCommit), id, WithTimestamp())
 	if err != nil {
 		t.Fatal(err)
@@ -423,7 +424,7 @@ func TestVerificationFailures(t *testing.T) {
 			tm: tm, digest: digest[:], wantErr: "signature does not match"},
 		{name: "wrong workflow identity", bundle: func(t *testing.T) []byte { return good(t) },
 			tm: tm, digest: digest[:], wantErr: "failed to verify certificate identity",
-			policy: shortIdentity(t, GitHubIssuer, GitHubIdentity(testRepo, ".github/workflows/evil.yml", testTag, testCommit).SAN)},
+			policy: shortIdentity(t, wellknown.GitHubActionsIssuer, GitHubIdentity(testRepo, ".github/workflows/evil.yml", testTag, testCommit).SAN)},
 		{name: "wrong commit extension", bundle: func(t *testing.T) []byte { return good(t) },
 			tm: tm, digest: digest[:], wantErr: "failed to verify certificate identity",
 			policy: identityPolicy(t, GitHubIdentity(testRepo, testWorkflow, testTag, strings.Repeat("f", 40)))},

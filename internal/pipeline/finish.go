@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/digest"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/sigstore"
+	"github.com/lukium/kms-verify-action/internal/source"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+func (r *run) finish() {
+	v, reason := verdict.Combine(r.checks)
+	r.rep.Verdict, r.rep.Reason = v, reason
+	r.rep.Checks = r.checks
+	if r.rep.Checks == nil {
+		r.rep.Checks = []verdict.Check{}
+	}
+	r.rep.Message = message(v, r.checks, r.src, r.cfg)
+	if r.src.Commit != "" {
+		r.rep.Reproduce = reproduce(r.cfg, r.src, r.arts)
+	}
+	r.rep.FinishedAt = r.d.Now().UTC()
+	if r.evidence != nil {
+		var sb strings.Builder
+		if err := report.WriteJSON(&sb, r.rep); err == nil {
+			_ = r.evidence.WriteFile("verification-report.json", []byte(sb.String()))
+		}
+	}
+}
+
+func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg config.Config) string {
+	switch v {
+	case verdict.Verified:
+		skipped := 0
+		for _, c := range checks {
+			if c.Status == verdict.StatusSkipped {
+				skipped++
+			}
+		}
+		msg := fmt.Sprintf("The live artifact(s) are byte-for-byte what tag %s (commit %s) rebuilds to", src.Tag, short(src.Commit))
+		if skipped > 0 {
+			return msg + fmt.Sprintf("; %d check(s) were SKIPPED and prove nothing.", skipped)
+		}
+		return msg + ", and the release signature is from the expected signer."
+	case verdict.Failed:
+		for _, c := range checks {
+			if c.Status != verdict.StatusFail {
+				continue
+			}
+			detail := firstNonEmpty(c.Message, c.Reason)
+			if c.ID == compare.IDPageIntegrity {
+				return fmt.Sprintf("The page does not pin the verified bytes for %s (check %q): %s", c.Subject, c.ID, detail)
+			}
+			return fmt.Sprintf("POSSIBLE TAMPERING: check %q (%s) failed for %s: %s", c.ID, c.Title, c.Subject, detail)
+		}
+	}
+	for _, c := range checks {
+		if c.Status == verdict.StatusError {
+			return fmt.Sprintf("Could not verify: %s: %s", c.Title, firstNonEmpty(c.Message, c.Reason))
+		}
+	}
+	return "Could not verify: no check was carried out."
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+func digests(s digest.Sum) *report.Digests {
+	return &report.Digests{SHA256: s.SHA256Hex(), SRI: s.SRI("sha384"), Size: s.Size}
+}
+
+func signatureReport(s sigstore.Signer, trust string) *report.Signature {
+	sig := &report.Signature{
+		Bundle: s.Bundle, Kind: s.Kind, SAN: s.SAN, Issuer: s.Issuer, Workflow: s.Workflow,
+		Repository: s.Repository, Ref: s.Ref, Commit: s.Commit, RunnerEnvironment: s.RunnerEnvironment,
+		Trigger: s.Trigger, RunURL: s.RunURL, KeyHint: s.KeyHint, LogIndex: s.LogIndex, LogID: s.LogID,
+		Timestamps: s.Timestamps, PredicateType: s.PredicateType, TrustedRoot: trust,
+	}
+	if !s.IntegratedTime.IsZero() {
+		t := s.IntegratedTime.UTC()
+		sig.IntegratedTime = &t
+	}
+	return sig
+}

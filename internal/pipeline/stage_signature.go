@@ -1,0 +1,300 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/ghapi"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/sigstore"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
+)
+
+func (r *run) signature(ctx context.Context) {
+	var tm root.TrustedMaterial
+	for _, st := range r.arts {
+		if st.rebuilt == nil {
+			continue
+		}
+		if st.cfg.Bundle == "" {
+			// Validate only lets this through with --allow-unsigned.
+			r.add(verdict.Check{ID: "signature", Subject: st.cfg.Name, Title: "Sigstore signature", Status: verdict.StatusSkipped,
+				Message: "skipped by --allow-unsigned: nobody's signature was checked"})
+			r.setSignature(st, &report.Signature{Status: verdict.StatusSkipped})
+			continue
+		}
+		cands, err := r.candidates(ctx, st)
+		if err != nil {
+			r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
+			r.setSignature(st, &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()})
+			continue
+		}
+		if tm == nil {
+			tm, err = r.trustedRoot(ctx)
+			if err != nil {
+				r.stageError("trusted-root", r.trustLabel(), "Sigstore trusted root", err)
+				r.setSignature(st, &report.Signature{Status: statusOf(err), Bundle: st.cfg.Bundle, TrustedRoot: r.trustLabel()})
+				return
+			}
+		}
+		policy, err := r.policy()
+		if err != nil {
+			r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
+			continue
+		}
+		res, err := sigstore.Verify(ctx, tm, cands, st.rebuilt.SHA256[:], policy)
+		for _, c := range res.Checks {
+			// The bundle is named in the signature section; the table names the artifact.
+			c.Subject = st.cfg.Name
+			r.add(c)
+		}
+		sig := signatureReport(res.Signer, r.trustLabel())
+		if err != nil {
+			if len(res.Checks) == 0 {
+				r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
+			}
+			sig.Status = statusOf(err)
+		} else {
+			sig.Status = verdict.StatusPass
+			r.d.Log.Logf("Signature verified: %s signed by %s", sig.Bundle, sig.SAN)
+		}
+		r.setSignature(st, sig)
+	}
+}
+
+// setSignature records an artifact's signature result and keeps the
+// report-level one at the worst status seen.
+func (r *run) setSignature(st *artifactState, sig *report.Signature) {
+	st.rep.Signature = sig
+	rank := map[verdict.Status]int{verdict.StatusPass: 0, verdict.StatusSkipped: 1, verdict.StatusError: 2, verdict.StatusFail: 3}
+	if r.rep.Signature == nil || rank[sig.Status] > rank[r.rep.Signature.Status] {
+		r.rep.Signature = sig
+	}
+}
+
+func statusOf(err error) verdict.Status {
+	if errors.Is(err, verdict.ErrFailed) {
+		return verdict.StatusFail
+	}
+	return verdict.StatusError
+}
+
+func (r *run) trustLabel() string {
+	switch {
+	case r.cfg.TrustedRoot != "":
+		return "file:" + r.cfg.TrustedRoot
+	case r.cfg.TUFURL != "":
+		return r.cfg.TUFURL
+	default:
+		return "sigstore-public-good"
+	}
+}
+
+func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
+	r.d.Log.Logf("Loading the Sigstore trusted root (%s)", r.trustLabel())
+	var tufRoot []byte
+	if r.cfg.TUFRoot != "" {
+		var err error
+		if tufRoot, err = readFileMax(r.cfg.TUFRoot, sigstore.MaxTrustedRootSize); err != nil {
+			return nil, verdict.Usagef("invalid-tuf-root", "--tuf-root %q: %v", r.cfg.TUFRoot, err)
+		}
+	}
+	return sigstore.LoadTrustedRoot(ctx, sigstore.TrustOptions{
+		File:       r.cfg.TrustedRoot,
+		TUFURL:     r.cfg.TUFURL,
+		TUFRoot:    tufRoot,
+		CacheDir:   filepath.Join(r.work, "tuf-cache"),
+		HTTPClient: r.d.HTTP,
+		Timeout:    TrustTimeout,
+	})
+}
+
+// policy builds the exact signer policy. The source commit always comes from
+// our own git resolution unless the user overrides it explicitly.
+func (r *run) policy() (sigstore.Policy, error) {
+	var p sigstore.Policy
+	if r.cfg.Key != "" {
+		pem, err := readFileMax(r.cfg.Key, MaxKeySize)
+		if err != nil {
+			return p, verdict.Usagef("invalid-key", "--key: %v", err)
+		}
+		p.Key = pem
+		p.PredicateType = r.cfg.PredicateType
+		return p, p.Validate()
+	}
+	server := strings.TrimRight(r.cfg.ServerURL, "/")
+	if r.cfg.SignerRepo != "" {
+		p = sigstore.GitHubPolicy(server, r.cfg.SignerRepo, r.cfg.SignerWorkflow, r.src.Tag, r.src.Commit)
+		if r.cfg.SourceRef != "" {
+			// A release signed by a run for another ref (a branch, say): the
+			// workflow identity carries that ref too, not refs/tags/<tag>.
+			p.SAN = p.SourceRepositoryURI + "/" + r.cfg.SignerWorkflow + "@" + r.cfg.SourceRef
+			p.BuildSignerURI = p.SAN
+		}
+	} else {
+		p = sigstore.Policy{Issuer: wellknown.IssuerFor(server), SAN: r.cfg.CertificateIdentity, SANRegexp: r.cfg.CertificateIdentityRegexp}
+	}
+	if r.cfg.CertificateOIDCIssuer != "" {
+		p.Issuer = r.cfg.CertificateOIDCIssuer
+	}
+	if r.cfg.SignerRepo == "" && p.Issuer == wellknown.IssuerFor(server) {
+		// A GitHub Actions certificate is bound to the release even when the
+		// SAN is given directly (a reusable workflow, say): the source
+		// repository, ref and commit must still be the ones we rebuilt.
+		repo, err := boundRepo(r.cfg)
+		if err != nil {
+			return p, err
+		}
+		p.RequireGitHub = true
+		p.SourceRepositoryURI = server + "/" + repo
+		p.SourceRepositoryRef = "refs/tags/" + r.src.Tag
+		p.SourceRepositoryDigest = r.src.Commit
+		p.RunnerEnvironment = wellknown.GitHubHosted
+	}
+	if p.RequireGitHub {
+		if r.cfg.SourceRef != "" {
+			p.SourceRepositoryRef = r.cfg.SourceRef
+			if p.Provenance != nil {
+				p.Provenance.Ref = r.cfg.SourceRef
+			}
+		}
+		if r.cfg.SourceDigest != "" {
+			p.SourceRepositoryDigest = r.cfg.SourceDigest
+			if p.Provenance != nil {
+				p.Provenance.Commit = r.cfg.SourceDigest
+			}
+		}
+		p.BuildSignerDigest = r.cfg.SignerDigest
+		if r.cfg.AllowSelfHostedRunners {
+			p.AllowSelfHosted = true
+			p.RunnerEnvironment = ""
+		}
+	}
+	p.PredicateType = r.cfg.PredicateType
+	return p, p.Validate()
+}
+
+// candidates resolves an artifact's bundle source into the bundles to try.
+func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Candidate, error) {
+	src := st.cfg.Bundle
+	save := func(c []sigstore.Candidate) []sigstore.Candidate {
+		if r.evidence != nil {
+			for i, cd := range c {
+				name := "bundle-" + st.cfg.Name + ".sigstore.json"
+				if len(c) > 1 {
+					name = fmt.Sprintf("bundle-%s-%d.sigstore.json", st.cfg.Name, i+1)
+				}
+				_ = r.evidence.WriteFile(name, cd.JSON)
+			}
+		}
+		return c
+	}
+	switch {
+	case src == config.BundleAttestations:
+		gh, owner, repo, err := r.github()
+		if err != nil {
+			return nil, err
+		}
+		r.d.Log.Logf("Looking up attestations for sha256:%s in %s/%s", st.rebuilt.SHA256Hex(), owner, repo)
+		bundles, err := gh.Attestations(ctx, owner, repo, st.rebuilt.SHA256Hex())
+		if err != nil {
+			if errors.Is(err, ghapi.ErrNoAttestation) && r.cfg.RequireAttestation {
+				return nil, verdict.Failedf("no-attestation", "no attestation found for sha256:%s in %s/%s, and --require-attestation is set", st.rebuilt.SHA256Hex(), owner, repo)
+			}
+			return nil, err
+		}
+		var c []sigstore.Candidate
+		for i, b := range bundles {
+			c = append(c, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d from %s/%s", i+1, owner, repo), JSON: b})
+		}
+		return save(c), nil
+	case strings.HasPrefix(src, config.BundleReleaseAssetPrefix):
+		name := strings.TrimPrefix(src, config.BundleReleaseAssetPrefix)
+		gh, owner, repo, err := r.github()
+		if err != nil {
+			return nil, err
+		}
+		data, err := gh.ReleaseAsset(ctx, owner, repo, r.src.Tag, name, MaxBundleSize)
+		if err != nil {
+			return nil, err
+		}
+		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
+	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
+		data, _, err := fetch.Bytes(ctx, r.d.HTTP, src, MaxBundleSize, r.d.FetchOptions)
+		if err != nil {
+			return nil, err
+		}
+		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
+	default:
+		data, err := readFileMax(src, MaxBundleSize)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, verdict.Inconclusivef("bundle-missing", "bundle file %q does not exist", src)
+			}
+			return nil, verdict.Inconclusivef("bundle-missing", "bundle file %q: %v", src, err)
+		}
+		return save([]sigstore.Candidate{{Name: "file:" + src, JSON: data}}), nil
+	}
+}
+
+// github returns an API client and the repository whose releases and
+// attestations hold the bundles: --signer-repo, else the GitHub repository of --repo.
+func (r *run) github() (*ghapi.Client, string, string, error) {
+	full := r.cfg.SignerRepo
+	if full == "" {
+		full = GitHubRepoOf(r.cfg.Repo, r.cfg.ServerURL)
+	}
+	if full == "" {
+		return nil, "", "", verdict.Usagef("invalid-signer", "release-asset: and github-attestations need the GitHub repository: pass --signer-repo OWNER/REPO")
+	}
+	owner, repo, err := ghapi.SplitRepo(full)
+	if err != nil {
+		return nil, "", "", err
+	}
+	c, err := ghapi.New(r.cfg.GitHubAPIURL, r.cfg.GitHubToken, r.d.APIHTTP, r.d.HTTP)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return c, owner, repo, nil
+}
+
+// GitHubRepoOf extracts OWNER/REPO from a GitHub clone URL on serverURL, or "".
+func GitHubRepoOf(repoURL, serverURL string) string {
+	u, err := url.Parse(repoURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	s, err := url.Parse(serverURL)
+	if err != nil || !strings.EqualFold(u.Host, s.Host) {
+		return ""
+	}
+	p := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	if strings.Count(p, "/") != 1 {
+		return ""
+	}
+	return p
+}
+
+// githubRepoOfSAN extracts OWNER/REPO from a workflow identity such as
+// https://github.com/OWNER/REPO/.github/workflows/x.yml@refs/tags/v1, or "".
+func githubRepoOfSAN(san, serverURL string) string {
+	u, err := url.Parse(san)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 3 || parts[2] != ".github" {
+		return ""
+	}
+	return GitHubRepoOf(u.Scheme+"://"+u.Host+"/"+parts[0]+"/"+parts[1], serverURL)
+}
