@@ -138,7 +138,7 @@ func TestActionMode(t *testing.T) {
 		if res.code != cli.ExitFailed {
 			t.Fatalf("exit %d, want 1\n%s", res.code, res.stdout)
 		}
-		if outs := parseOutputs(t, outFile); len(outs["verdict"]) != 1 || outs["verdict"][0] != "failed" || outs["reason"][0] != "digest-mismatch" {
+		if outs := parseOutputs(t, outFile); len(outs["verdict"]) != 1 || outs["verdict"][0] != "failed" || outs["reason"][0] != "tampered" {
 			t.Errorf("outputs %v", outs)
 		}
 		if !strings.Contains(res.stdout, "::error title=") {

@@ -279,8 +279,8 @@ func TestVerifyEndToEnd(t *testing.T) {
 		want   want
 	}{
 		{name: "verified", cdn: serve(artifact), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass, inText: "VERIFICATION PASSED"}},
-		{name: "one flipped byte at the CDN", cdn: serve(flipped), want: want{code: cli.ExitFailed, reason: "digest-mismatch", checkID: "sha256", status: verdict.StatusFail, inText: "first difference at byte offset 5"}},
-		{name: "a truncated body", cdn: serve(artifact[:len(artifact)-3]), want: want{code: cli.ExitFailed, reason: "digest-mismatch", checkID: "size", status: verdict.StatusFail}},
+		{name: "one flipped byte at the CDN", cdn: serve(flipped), want: want{code: cli.ExitFailed, reason: "tampered", checkID: "sha256", status: verdict.StatusFail, inText: "first difference at byte offset 5"}},
+		{name: "a truncated body", cdn: serve(artifact[:len(artifact)-3]), want: want{code: cli.ExitFailed, reason: "tampered", checkID: "size", status: verdict.StatusFail}},
 		{name: "connection cut mid-body is could-not-verify", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(artifact)))
 			_, _ = w.Write(artifact[:10])

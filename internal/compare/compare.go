@@ -26,7 +26,7 @@ const (
 	IDContentAddress = "content-address"
 	IDPageIntegrity  = "page-integrity"
 
-	ReasonDigestMismatch         = "digest-mismatch"
+	ReasonTampered         = "tampered"
 	ReasonSRIMismatch            = "sri-mismatch"
 	ReasonSizeMismatch           = "size-mismatch"
 	ReasonContentAddressMismatch = "content-address-mismatch"
@@ -55,7 +55,7 @@ const (
 // without such a fragment gives no content-address check.
 func Artifact(subject string, rebuilt, live digest.Sum, liveURL string) []verdict.Check {
 	checks := []verdict.Check{
-		compareValue(IDSHA256, subject, "SHA-256 of the live copy equals the rebuilt artifact's", ReasonDigestMismatch,
+		compareValue(IDSHA256, subject, "SHA-256 of the live copy equals the rebuilt artifact's", ReasonTampered,
 			rebuilt.SHA256Hex(), live.SHA256Hex()),
 		compareValue(IDSRI, subject, "SRI (sha384) of the live copy equals the rebuilt artifact's", ReasonSRIMismatch,
 			rebuilt.SRI(sriAlg), live.SRI(sriAlg)),

@@ -87,12 +87,12 @@ func verifiedReport() *Report {
 
 func failedReport() *Report {
 	r := verifiedReport()
-	r.Verdict, r.Reason = verdict.Failed, "digest-mismatch"
+	r.Verdict, r.Reason = verdict.Failed, "tampered"
 	r.Message = "The live kms.mjs differs from the rebuild of v1.0.1: possible tampering."
 	r.Artifacts[0].Live = &Digests{SHA256: evilSHA, SRI: evilSRI, Size: 123460}
-	r.Checks[0].Status, r.Checks[0].Reason, r.Checks[0].Actual = verdict.StatusFail, "digest-mismatch", evilSHA
+	r.Checks[0].Status, r.Checks[0].Reason, r.Checks[0].Actual = verdict.StatusFail, "tampered", evilSHA
 	r.Checks[0].Message = "the CDN serves different bytes"
-	r.Checks[1].Status, r.Checks[1].Reason, r.Checks[1].Actual = verdict.StatusFail, "digest-mismatch", evilSRI
+	r.Checks[1].Status, r.Checks[1].Reason, r.Checks[1].Actual = verdict.StatusFail, "tampered", evilSRI
 	r.Checks[2].Status, r.Checks[2].Reason, r.Checks[2].Actual = verdict.StatusFail, "size-mismatch", "123460"
 	r.Checks[3].Status, r.Checks[3].Reason = verdict.StatusFail, "page-integrity-mismatch"
 	return r
@@ -179,7 +179,7 @@ func TestVerdictLines(t *testing.T) {
 		h1, last string
 	}{
 		{"verified", verifiedReport(), "# kms-verify: ✅ VERIFIED", "✅ VERIFICATION PASSED"},
-		{"failed", failedReport(), "# kms-verify: ❌ FAILED (possible tampering)", "❌ VERIFICATION FAILED: digest-mismatch"},
+		{"failed", failedReport(), "# kms-verify: ❌ FAILED (possible tampering)", "❌ VERIFICATION FAILED: tampered"},
 		{"inconclusive", inconclusiveReport(), "# kms-verify: ⚠️ COULD NOT VERIFY", "⚠️  COULD NOT VERIFY: network-error"},
 		{"unsigned", unsignedReport(), "# kms-verify: ✅ VERIFIED", "✅ VERIFICATION PASSED"},
 	}

@@ -29,7 +29,7 @@ const (
 // ID is stable and machine-readable ("sha256", "sri", "size", "content-address",
 // "page-integrity", "signature", "identity.san", ...). Subject names what was
 // checked (an artifact name, a URL, a bundle). Reason is a machine-readable
-// cause for Fail and Error ("digest-mismatch", "network-error", ...), empty on
+// cause for Fail and Error ("tampered", "network-error", ...), empty on
 // Pass. Expected, Actual and Message are human text; they may hold data from
 // the network and must be escaped by whoever renders them.
 type Check struct {

@@ -47,7 +47,7 @@ func TestErrorClasses(t *testing.T) {
 		class  error
 		reason string
 	}{
-		{"failed", Failedf("digest-mismatch", "x: %w", base), ErrFailed, "digest-mismatch"},
+		{"failed", Failedf("tampered", "x: %w", base), ErrFailed, "tampered"},
 		{"inconclusive", Inconclusivef("network-error", "y"), ErrInconclusive, "network-error"},
 		{"usage", Usagef("invalid-tag", "z"), ErrUsage, "invalid-tag"},
 		{"wrapped keeps class", fmt.Errorf("stage: %w", Usagef("invalid-url", "u")), ErrUsage, "invalid-url"},
