@@ -26,7 +26,7 @@ const (
 	IDContentAddress = "content-address"
 	IDPageIntegrity  = "page-integrity"
 
-	ReasonTampered         = "tampered"
+	ReasonTampered               = "tampered"
 	ReasonSRIMismatch            = "sri-mismatch"
 	ReasonSizeMismatch           = "size-mismatch"
 	ReasonContentAddressMismatch = "content-address-mismatch"
