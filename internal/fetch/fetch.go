@@ -76,7 +76,12 @@ type Result struct {
 	// Headers holds the RecordedHeaders present in the response (repeated
 	// fields joined with ", "), as received but cut to MaxHeaderValue bytes.
 	// The values come from the network: escape them before display.
-	Headers  map[string]string
+	Headers map[string]string
+	// Header is every response header field as received, uncut (the
+	// transport bounds the whole block to MaxHeaderBytes), for the checks
+	// of package headers (CSP, Permissions-Policy, `_headers` rules). The
+	// values come from the network: escape them before display.
+	Header   http.Header
 	Sum      digest.Sum
 	Attempts int
 }
@@ -265,7 +270,7 @@ func get(ctx context.Context, c *http.Client, rawURL string, o Options, open fun
 
 // once performs one attempt and fills res from its response.
 func once(ctx context.Context, c *http.Client, u *url.URL, maxSize int64, open func() (io.Writer, error), buf []byte, res *Result) error {
-	res.Status, res.FinalURL, res.Headers, res.Sum = 0, "", nil, digest.Sum{}
+	res.Status, res.FinalURL, res.Headers, res.Header, res.Sum = 0, "", nil, nil, digest.Sum{}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return verdict.Usagef("invalid-url", "invalid URL %q: %v", res.URL, err)
@@ -288,6 +293,7 @@ func once(ctx context.Context, c *http.Client, u *url.URL, maxSize int64, open f
 	res.Status = resp.StatusCode
 	res.FinalURL = resp.Request.URL.String()
 	res.Headers = recordHeaders(resp.Header)
+	res.Header = resp.Header.Clone()
 
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)

@@ -80,6 +80,9 @@ func TestToFileOK(t *testing.T) {
 		w.Header().Set("ETag", `"abc"`)
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("X-Unrecorded", "x")
+		w.Header().Set("Content-Security-Policy", "script-src 'self' "+strings.Repeat("https://a.example ", 100))
+		w.Header().Add("Permissions-Policy", "camera=()")
+		w.Header().Add("Permissions-Policy", "geolocation=()")
 		io.WriteString(w, body)
 	})
 	path := filepath.Join(t.TempDir(), "a.js")
@@ -95,6 +98,13 @@ func TestToFileOK(t *testing.T) {
 	}
 	if _, ok := res.Headers["X-Unrecorded"]; ok {
 		t.Error("recorded an unlisted header")
+	}
+	// Header keeps every field whole, for the header checks.
+	if got := res.Header.Get("Content-Security-Policy"); len(got) <= MaxHeaderValue {
+		t.Errorf("Header cut the CSP to %d bytes", len(got))
+	}
+	if got := res.Header.Values("Permissions-Policy"); len(got) != 2 || res.Header.Get("X-Unrecorded") != "x" {
+		t.Errorf("Header = %v", res.Header)
 	}
 	got, err := os.ReadFile(path)
 	if err != nil || string(got) != body {
