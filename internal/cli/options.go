@@ -44,6 +44,8 @@ var verifyOptions = []option{
 		return err
 	}},
 	{name: "build-as-root", bool: true, usage: "when the verifier runs as root, run the build as root too (default: as nobody, so it cannot read tokens from the verifier's environment)", set: boolean("build-as-root", func(c *config.Config) *bool { return &c.BuildAsRoot })},
+	{name: "node-version", usage: "Node version for the rebuild, overriding what the release declares (.nvmrc, .node-version, .tool-versions, package.json); a version, a range, lts/NAME, or system for the image's Node", set: str(func(c *config.Config) *string { return &c.NodeVersion })},
+	{name: "node-mirror", usage: "Node.js distribution mirror with the official layout (default https://nodejs.org/dist); tarballs are checked against its SHASUMS256.txt", set: str(func(c *config.Config) *string { return &c.NodeMirror })},
 	{name: "artifact", usage: "path or glob (** allowed) of the built file in the checkout; must match exactly one file", set: func(_ *config.Config, a *config.Artifact, v string) error { a.Path = v; return nil }},
 	{name: "name", usage: "label of the artifact in reports and evidence file names (default: the base name of --artifact)", set: func(_ *config.Config, a *config.Artifact, v string) error { a.Name = v; return nil }},
 	{name: "url", usage: "URL where the CDN serves the artifact (https; http only on loopback)", set: func(_ *config.Config, a *config.Artifact, v string) error { a.URL = v; return nil }},

@@ -78,6 +78,13 @@ type Config struct {
 	BuildAsRoot bool
 	// BuildTimeout bounds the build; zero means DefaultBuildTimeout.
 	BuildTimeout time.Duration
+	// NodeVersion overrides the Node version the release declares (a
+	// version, a range, lts/NAME, or "system" for the image's Node); zero
+	// uses what the release declares.
+	NodeVersion string
+	// NodeMirror is the Node.js distribution mirror (official layout); zero
+	// means https://nodejs.org/dist.
+	NodeMirror string
 	// Artifacts lists what to rebuild and compare; at least one.
 	Artifacts []Artifact
 	// PageURL is the HTML page that loads the artifacts with SRI; required
@@ -451,6 +458,8 @@ type File struct {
 	PredicateType             string     `yaml:"predicate-type"`
 	MaxArtifactSize           string     `yaml:"max-artifact-size"`
 	FetchTimeout              string     `yaml:"fetch-timeout"`
+	NodeVersion               string     `yaml:"node-version"`
+	NodeMirror                string     `yaml:"node-mirror"`
 }
 
 // LoadFile reads a YAML configuration file strictly (unknown keys and
@@ -510,6 +519,8 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.SourceDigest, f.SourceDigest)
 	set(&c.SignerDigest, f.SignerDigest)
 	set(&c.PredicateType, f.PredicateType)
+	set(&c.NodeVersion, f.NodeVersion)
+	set(&c.NodeMirror, f.NodeMirror)
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
 	c.Artifacts = append(c.Artifacts, f.Artifacts...)
 	for _, b := range []struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/source"
+	"github.com/lukium/kms-verify-action/internal/toolchain"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -134,6 +135,7 @@ type run struct {
 	evidence *report.Evidence
 	arts     []*artifactState
 	usage    error // first usage-class stage error
+	tc       *toolchain.Result
 }
 
 func (r *run) add(c ...verdict.Check) { r.checks = append(r.checks, c...) }
@@ -189,6 +191,10 @@ func (r *run) execute(ctx context.Context) {
 
 	ok := true
 	r.stage("source", func() { ok = r.source(ctx) })
+	if !ok {
+		return
+	}
+	r.stage("toolchain", func() { ok = r.toolchain(ctx) })
 	if !ok {
 		return
 	}

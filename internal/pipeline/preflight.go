@@ -11,6 +11,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
 	"github.com/lukium/kms-verify-action/internal/source"
+	"github.com/lukium/kms-verify-action/internal/toolchain"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
@@ -38,6 +39,16 @@ func Preflight(cfg config.Config) error {
 	if cfg.PageURL != "" {
 		if _, err := fetch.ValidateURL(cfg.PageURL); err != nil {
 			return err
+		}
+	}
+	if cfg.NodeVersion != "" {
+		if err := toolchain.CheckSpec(cfg.NodeVersion); err != nil {
+			return verdict.Usagef("invalid-node-version", "--node-version %v", err)
+		}
+	}
+	if cfg.NodeMirror != "" {
+		if _, err := fetch.ValidateURL(cfg.NodeMirror); err != nil {
+			return verdict.Usagef("invalid-node-mirror", "--node-mirror: %v", err)
 		}
 	}
 	for _, n := range cfg.BuildEnv {

@@ -33,6 +33,7 @@ func (r *run) build(ctx context.Context) bool {
 		r.stageError("build", "", "Reproducible build", err)
 		return false
 	}
+	env = r.withToolchain(env)
 	var logs []io.Writer
 	var logFile *os.File
 	if r.evidence != nil {

@@ -99,6 +99,7 @@ func (m *mdWriter) render(r *Report) {
 		m.line("")
 	}
 	m.details(r)
+	m.toolchain(r)
 	m.artifacts(r)
 	m.page(r)
 	m.checks(r)

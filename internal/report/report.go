@@ -14,6 +14,7 @@ package report
 import (
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/toolchain"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -37,11 +38,13 @@ type Report struct {
 	Artifacts     []Artifact      `json:"artifacts"`
 	Page          *Page           `json:"page,omitempty"`
 	Signature     *Signature      `json:"signature,omitempty"`
-	Checks        []verdict.Check `json:"checks"`
-	Timings       []Timing        `json:"timings"`
-	StartedAt     time.Time       `json:"startedAt"`
-	FinishedAt    time.Time       `json:"finishedAt"`
-	Reproduce     []string        `json:"reproduce,omitempty"` // shell lines a human can paste (already quoted by the caller)
+	// Toolchain is what the rebuild ran with and where each version came from.
+	Toolchain  *toolchain.Result `json:"toolchain,omitempty"`
+	Checks     []verdict.Check   `json:"checks"`
+	Timings    []Timing          `json:"timings"`
+	StartedAt  time.Time         `json:"startedAt"`
+	FinishedAt time.Time         `json:"finishedAt"`
+	Reproduce  []string          `json:"reproduce,omitempty"` // shell lines a human can paste (already quoted by the caller)
 }
 
 // Tool identifies the verifier that produced the report.

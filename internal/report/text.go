@@ -79,6 +79,7 @@ func (t *textWriter) render(r *Report) {
 		t.line("   Workflow run: %s", in(r.Run.URL))
 	}
 	t.line("")
+	t.toolchain(r)
 	for _, a := range r.Artifacts {
 		t.artifact(r, a)
 	}

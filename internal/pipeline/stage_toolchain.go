@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/toolchain"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// ToolchainTimeout bounds resolving and installing the toolchain.
+const ToolchainTimeout = 10 * time.Minute
+
+// toolchain resolves the Node version the release declares and installs it,
+// checked, for the build. Nothing declared: the build uses the image's Node
+// and the report says so.
+func (r *run) toolchain(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, ToolchainTimeout)
+	defer cancel()
+	dir := filepath.Join(r.work, "toolchain")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		r.stageError("toolchain", "", "Release toolchain", verdict.Inconclusivef("workspace", "%v", err))
+		return false
+	}
+	src := filepath.Join(r.work, "src")
+	res, err := toolchain.Prepare(ctx, toolchain.Options{
+		Read:     checkoutReader(src),
+		Workflow: r.cfg.SignerWorkflow,
+		Override: r.cfg.NodeVersion,
+		Mirror:   r.cfg.NodeMirror,
+		Dir:      dir,
+		Download: fetchDownloader{r},
+	})
+	r.tc = &res
+	r.rep.Toolchain = &res
+	if err != nil {
+		r.stageError("toolchain", "node", "Release toolchain", err)
+		return false
+	}
+	for _, w := range res.Warnings {
+		r.d.Log.Logf("Toolchain: %s", w)
+	}
+	if res.Node != nil {
+		msg := res.Node.String()
+		if res.PackageManager != nil {
+			msg += "; " + res.PackageManager.String()
+		}
+		r.d.Log.Logf("Toolchain: %s", msg)
+		r.add(verdict.Check{ID: "toolchain", Subject: "node", Title: "Release toolchain", Status: verdict.StatusPass,
+			Expected: "sha256 " + res.Node.SHA256 + " (SHASUMS256.txt)", Actual: res.Node.URL, Message: msg})
+	}
+	return true
+}
+
+// withToolchain puts the toolchain's directories first on the build's PATH and
+// adds the variables it needs.
+func (r *run) withToolchain(env []string) []string {
+	if r.tc == nil {
+		return env
+	}
+	if len(r.tc.PathDirs) > 0 {
+		for i, kv := range env {
+			if rest, ok := strings.CutPrefix(kv, "PATH="); ok {
+				env[i] = "PATH=" + strings.Join(r.tc.PathDirs, ":") + ":" + rest
+			}
+		}
+	}
+	return append(env, r.tc.Env...)
+}
+
+// checkoutReader reads files of the checkout without leaving it (links that
+// point outside are refused), bounded in size.
+func checkoutReader(dir string) toolchain.ReadFile {
+	return func(rel string) ([]byte, error) {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer root.Close()
+		f, err := root.Open(filepath.FromSlash(rel))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file", rel)
+		}
+		b, err := io.ReadAll(io.LimitReader(f, toolchain.MaxDeclFile+1))
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+}
+
+// fetchDownloader reaches the Node mirror with the plain client: no token,
+// the same redirect and size policy as every other download.
+type fetchDownloader struct{ r *run }
+
+func (d fetchDownloader) Bytes(ctx context.Context, url string, max int64) ([]byte, error) {
+	b, _, err := fetch.Bytes(ctx, d.r.d.HTTP, url, max, d.r.d.FetchOptions)
+	return b, err
+}
+
+func (d fetchDownloader) File(ctx context.Context, url, path string, max int64) ([32]byte, error) {
+	o := d.r.d.FetchOptions
+	o.MaxSize = max
+	res, err := fetch.ToFile(ctx, d.r.d.HTTP, url, path, o)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return res.Sum.SHA256, nil
+}
