@@ -3,9 +3,11 @@ package build
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -52,6 +54,11 @@ func artifactTree(t *testing.T) string {
 	link(outside, "escape")
 	link(filepath.Join(root, "nowhere"), "gone.js")
 	link("dist/app.css", "inlink.css")
+	link("/proc/self/environ", "other/env.js")
+	link("dist", "distlink")
+	if err := syscall.Mkfifo(filepath.Join(root, "other", "pipe.js"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return root
 }
 
@@ -70,13 +77,16 @@ func TestFindArtifact(t *testing.T) {
 		{name: "star css", pattern: "dist/*.css", want: "dist/app.css"},
 		{name: "doublestar leading", pattern: "**/app.min.js", want: "dist/sub/deep/app.min.js"},
 		{name: "doublestar middle", pattern: "dist/**/*.min.js", want: "dist/sub/deep/app.min.js"},
-		{name: "symlink inside root", pattern: "inlink.css", want: "inlink.css"},
+		{name: "symlink inside root", pattern: "inlink.css", class: verdict.ErrInconclusive, reason: "artifact-unsafe", msg: "inlink.css"},
 		{name: "zero matches", pattern: "nothing/*.js", class: verdict.ErrInconclusive, reason: "artifact-not-found", msg: "nothing/*.js"},
 		{name: "only a directory", pattern: "dist/folder.js", class: verdict.ErrInconclusive, reason: "artifact-not-found"},
-		{name: "dangling symlink", pattern: "gone.js", class: verdict.ErrInconclusive, reason: "artifact-not-found"},
+		{name: "dangling symlink", pattern: "gone.js", class: verdict.ErrInconclusive, reason: "artifact-unsafe"},
+		{name: "fifo", pattern: "other/pipe.js", class: verdict.ErrInconclusive, reason: "artifact-not-found"},
+		{name: "link to environ", pattern: "other/env.js", class: verdict.ErrInconclusive, reason: "artifact-unsafe"},
+		{name: "in-root linked directory", pattern: "distlink/app.js", class: verdict.ErrInconclusive, reason: "artifact-unsafe", msg: "distlink"},
 		{name: "git dir excluded", pattern: "**/*.pack", class: verdict.ErrInconclusive, reason: "artifact-not-found"},
 		{name: "doublestar does not follow escape", pattern: "**/secret.txt", class: verdict.ErrInconclusive, reason: "artifact-not-found"},
-		{name: "unsafe match poisons glob", pattern: "**/*.js", class: verdict.ErrInconclusive, reason: "artifact-unsafe", msg: "out/evil.js"},
+		{name: "unsafe match poisons glob", pattern: "**/*.js", class: verdict.ErrInconclusive, reason: "artifact-unsafe", msg: "symbolic link"},
 		{name: "two matches", pattern: "dist/**/*.js", class: verdict.ErrInconclusive, reason: "artifact-ambiguous", msg: "dist/app.js, dist/sub/deep/app.min.js"},
 		{name: "many matches listed up to ten", pattern: "many/*.txt", class: verdict.ErrInconclusive, reason: "artifact-ambiguous", msg: "f09.txt and 2 more"},
 		{name: "absolute symlink out", pattern: "out/evil.js", class: verdict.ErrInconclusive, reason: "artifact-unsafe"},
@@ -98,7 +108,15 @@ func TestFindArtifact(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := FindArtifact(root, tc.pattern)
+			a, err := FindArtifact(root, tc.pattern)
+			got := a.Rel
+			if a.File != nil {
+				b, _ := io.ReadAll(a.File)
+				a.File.Close()
+				if !strings.HasSuffix(got, string(b)) && string(b) != "min" {
+					t.Errorf("FindArtifact(%q) opened a file holding %q", tc.pattern, b)
+				}
+			}
 			if tc.class == nil {
 				if err != nil || got != tc.want {
 					t.Fatalf("FindArtifact(%q) = %q, %v; want %q", tc.pattern, got, err, tc.want)
@@ -133,7 +151,9 @@ func TestFindArtifactSymlinkedRoot(t *testing.T) {
 	if err := os.Symlink(real, root); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := FindArtifact(root, "*.bin"); err != nil || got != "a.bin" {
-		t.Fatalf("FindArtifact = %q, %v", got, err)
+	a, err := FindArtifact(root, "*.bin")
+	if err != nil || a.Rel != "a.bin" {
+		t.Fatalf("FindArtifact = %q, %v", a.Rel, err)
 	}
+	a.File.Close()
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 
+	"github.com/lukium/kms-verify-action/internal/safefs"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -345,53 +347,77 @@ func ValidatePattern(pattern string) error {
 	return nil
 }
 
-// FindArtifact resolves pattern inside root and returns the one regular file
-// it matches, as a slash-separated path relative to root. Files under .git
-// are never matched. Zero matches is verdict.ErrInconclusive
-// "artifact-not-found", several is "artifact-ambiguous" (naming up to
-// MaxListedMatches); a match that resolves outside root through a symlink is
-// "artifact-unsafe". An invalid pattern is a usage error.
-func FindArtifact(root, pattern string) (string, error) {
+// Artifact is the built file FindArtifact found, open for reading.
+type Artifact struct {
+	// Rel is the file's slash-separated path relative to the build directory.
+	Rel string
+	// File is the open regular file: hash, compare and copy from it, and
+	// never open Rel again (the build could have swapped the path since).
+	// The caller closes it.
+	File *os.File
+}
+
+// FindArtifact resolves pattern inside root and opens the one regular file
+// it matches. Files under .git are never matched. Nothing is followed: every
+// lookup goes through safefs, which refuses a symbolic link on any component
+// and checks the open descriptor is a regular file, so a build cannot swap
+// its output for a link to a secret between the check and the read.
+//
+// Zero matches is verdict.ErrInconclusive "artifact-not-found", several is
+// "artifact-ambiguous" (naming up to MaxListedMatches); a match that is, or
+// lies below, a symbolic link is "artifact-unsafe". An invalid pattern is a
+// usage error.
+func FindArtifact(root, pattern string) (Artifact, error) {
 	if err := ValidatePattern(pattern); err != nil {
-		return "", err
+		return Artifact{}, err
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	r, err := safefs.OpenRoot(root)
 	if err != nil {
-		return "", verdict.Inconclusivef("artifact-not-found", "build directory is not readable: %v", err)
+		return Artifact{}, verdict.Inconclusivef("artifact-not-found", "build directory is not readable: %v", err)
 	}
-	if realRoot, err = filepath.Abs(realRoot); err != nil {
-		return "", verdict.Inconclusivef("artifact-not-found", "build directory is not readable: %v", err)
+	defer r.Close()
+	unsafe := func(m string) error {
+		return verdict.Inconclusivef("artifact-unsafe", "artifact %s is or lies below a symbolic link; kms-verify reads build output without following links, so make the build write a regular file there", m)
 	}
 	clean := path.Clean(pattern)
-	matches, err := doublestar.Glob(os.DirFS(realRoot), clean, doublestar.WithNoFollow())
+	matches, err := doublestar.Glob(r.FS(), clean, doublestar.WithNoFollow(), doublestar.WithFailOnIOErrors())
 	if err != nil {
-		return "", verdict.Usagef("invalid-artifact-pattern", "invalid artifact pattern %q: %v", pattern, err)
+		var pe *fs.PathError
+		switch {
+		case errors.Is(err, safefs.ErrSymlink) && errors.As(err, &pe):
+			return Artifact{}, unsafe(pe.Path)
+		case errors.Is(err, doublestar.ErrBadPattern):
+			return Artifact{}, verdict.Usagef("invalid-artifact-pattern", "invalid artifact pattern %q: %v", pattern, err)
+		}
+		return Artifact{}, verdict.Inconclusivef("artifact-not-found", "reading the build directory for %q: %v", pattern, err)
 	}
 	var files []string
 	for _, m := range matches {
 		if m == ".git" || strings.HasPrefix(m, ".git/") {
 			continue
 		}
-		full := filepath.Join(realRoot, filepath.FromSlash(m))
-		real, err := filepath.EvalSymlinks(full)
-		if err != nil {
-			continue // dangling symlink or vanished file: not a regular file
-		}
-		if !inside(realRoot, real) {
-			return "", verdict.Inconclusivef("artifact-unsafe", "artifact %s resolves outside the build directory (symlink); refusing to read it", m)
-		}
-		st, err := os.Stat(real)
-		if err != nil || !st.Mode().IsRegular() {
-			continue
+		fi, err := r.Lstat(m)
+		switch {
+		case errors.Is(err, safefs.ErrSymlink) || err == nil && fi.Mode()&fs.ModeSymlink != 0:
+			return Artifact{}, unsafe(m)
+		case err != nil || !fi.Mode().IsRegular():
+			continue // vanished, a directory, a FIFO...: not a regular file
 		}
 		files = append(files, m)
 	}
 	sort.Strings(files)
 	switch len(files) {
 	case 0:
-		return "", verdict.Inconclusivef("artifact-not-found", "no file matches artifact pattern %q after the build; check the pattern and the build output", pattern)
+		return Artifact{}, verdict.Inconclusivef("artifact-not-found", "no file matches artifact pattern %q after the build; check the pattern and the build output", pattern)
 	case 1:
-		return files[0], nil
+		f, err := r.Open(files[0])
+		switch {
+		case errors.Is(err, safefs.ErrSymlink):
+			return Artifact{}, unsafe(files[0])
+		case err != nil:
+			return Artifact{}, verdict.Inconclusivef("artifact-not-found", "opening the artifact %s: %v", files[0], err)
+		}
+		return Artifact{Rel: files[0], File: f}, nil
 	}
 	listed := files
 	more := ""
@@ -399,12 +425,6 @@ func FindArtifact(root, pattern string) (string, error) {
 		more = fmt.Sprintf(" and %d more", len(listed)-MaxListedMatches)
 		listed = listed[:MaxListedMatches]
 	}
-	return "", verdict.Inconclusivef("artifact-ambiguous", "artifact pattern %q matches %d files (%s%s); make it match exactly one",
+	return Artifact{}, verdict.Inconclusivef("artifact-ambiguous", "artifact pattern %q matches %d files (%s%s); make it match exactly one",
 		pattern, len(files), strings.Join(listed, ", "), more)
-}
-
-// inside reports whether p is root or below it; both must be clean absolute paths.
-func inside(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }

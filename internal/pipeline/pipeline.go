@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error)
 
 type artifactState struct {
 	cfg     config.Artifact
-	path    string // rebuilt file, absolute
+	file    *os.File // the rebuilt file, opened once by build.FindArtifact
 	rel     string // relative to the checkout
 	rebuilt *digest.Sum
 	rep     *report.Artifact
@@ -174,6 +174,13 @@ func (r *run) execute(ctx context.Context) {
 	}
 	r.work = work
 	defer os.RemoveAll(work)
+	defer func() {
+		for _, st := range r.arts {
+			if st.file != nil {
+				st.file.Close()
+			}
+		}
+	}()
 	if d := r.d.BuildUser; d != nil {
 		// The build user must reach src/ and home/ (handed over before the
 		// build); nothing else in the work directory is readable to it.

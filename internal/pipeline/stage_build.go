@@ -83,14 +83,15 @@ func (r *run) build(ctx context.Context) bool {
 
 	ok := true
 	for _, st := range r.arts {
-		rel, err := build.FindArtifact(filepath.Join(r.work, "src"), st.cfg.Path)
+		a, err := build.FindArtifact(filepath.Join(r.work, "src"), st.cfg.Path)
 		if err != nil {
 			r.stageError("artifact", st.cfg.Name, "Find the built artifact", err)
 			ok = false
 			continue
 		}
+		rel := a.Rel
 		st.rel = rel
-		st.path = filepath.Join(r.work, "src", filepath.FromSlash(rel))
+		st.file = a.File // closed when the run ends
 		sum, err := r.hashRebuilt(st)
 		if err != nil {
 			r.stageError("artifact", st.cfg.Name, "Hash the built artifact", verdict.Inconclusivef("artifact-unreadable", "%s: %v", rel, err))
@@ -105,14 +106,11 @@ func (r *run) build(ctx context.Context) bool {
 	return ok
 }
 
-// hashRebuilt hashes the rebuilt artifact in one pass, copying it to the
-// evidence folder on the way when there is one.
+// hashRebuilt hashes the rebuilt artifact in one pass from the descriptor
+// FindArtifact opened (never from its path), copying it to the evidence
+// folder on the way when there is one.
 func (r *run) hashRebuilt(st *artifactState) (digest.Sum, error) {
-	f, err := os.Open(st.path)
-	if err != nil {
-		return digest.Sum{}, err
-	}
-	defer f.Close()
+	f := io.NewSectionReader(st.file, 0, 1<<62)
 	var in io.Reader = f
 	if r.evidence != nil {
 		out, err := r.evidence.Create("rebuilt-" + st.cfg.Name)

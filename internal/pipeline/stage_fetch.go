@@ -47,7 +47,7 @@ func (r *run) fetch(ctx context.Context) {
 			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, firstNonEmpty(res.FinalURL, st.cfg.URL))
 			for i, c := range checks {
 				if c.ID == compare.IDSHA256 && c.Status == verdict.StatusFail {
-					if d := describeDifference(st.path, dst); d != "" {
+					if d := describeDifference(st.file, dst); d != "" {
 						checks[i].Message += "; " + d
 					}
 				}

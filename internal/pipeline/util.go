@@ -200,12 +200,8 @@ const MaxDiffScan = 256 << 20
 // describeDifference streams the rebuilt and the live copy side by side and
 // says where they first differ, so a mismatch reads as a fact an operator can
 // check with cmp(1), not only as two different hashes.
-func describeDifference(rebuilt, live string) string {
-	a, err := os.Open(rebuilt)
-	if err != nil {
-		return ""
-	}
-	defer a.Close()
+func describeDifference(rebuilt io.ReaderAt, live string) string {
+	a := io.NewSectionReader(rebuilt, 0, 1<<62)
 	b, err := os.Open(live)
 	if err != nil {
 		return ""

@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -59,15 +60,16 @@ func run(ctx context.Context) error {
 	if _, err := build.Run(ctx, build.Options{Dir: repo, Command: demo.BuildCommand, Env: env, Log: os.Stderr}); err != nil {
 		return err
 	}
-	rel, err := build.FindArtifact(repo, demo.ArtifactGlob)
+	built, err := build.FindArtifact(repo, demo.ArtifactGlob)
 	if err != nil {
 		return err
 	}
-	artifact, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(rel)))
+	artifact, err := io.ReadAll(io.LimitReader(built.File, 1<<20))
+	built.File.Close()
 	if err != nil {
 		return err
 	}
-	name := path.Base(rel)
+	name := path.Base(built.Rel)
 	sum, err := digest.Reader(strings.NewReader(string(artifact)), 1<<20)
 	if err != nil {
 		return err
