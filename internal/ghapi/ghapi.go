@@ -57,6 +57,7 @@ type Client struct {
 	gh    *github.Client
 	base  *url.URL
 	plain *http.Client
+	blob  *http.Client // plain, with the bundle_url redirect policy
 	token string
 }
 
@@ -67,7 +68,7 @@ type Client struct {
 // go-github's WithAuthToken. api is the *http.Client used for API requests
 // (nil means a new default client); it is copied, never modified. plain is the
 // tokenless client used for every download outside the API (release asset
-// redirects); nil means a new default client. Both are copied and wrapped so
+// redirects, attestation bundle_url); nil means a new default client. Both are copied and wrapped so
 // that plain http is refused except to loopback hosts.
 func New(apiURL, token string, api *http.Client, plain *http.Client) (*Client, error) {
 	base, err := parseAPIURL(apiURL)
@@ -91,7 +92,9 @@ func New(apiURL, token string, api *http.Client, plain *http.Client) (*Client, e
 
 	plainCopy := copyClient(plain)
 	plainCopy.Transport = &plainGuard{base: transportOf(plainCopy)}
-	return &Client{gh: gh, base: base, plain: plainCopy, token: token}, nil
+	blob := *plainCopy
+	blob.CheckRedirect = blobRedirects
+	return &Client{gh: gh, base: base, plain: plainCopy, blob: &blob, token: token}, nil
 }
 
 func copyClient(c *http.Client) *http.Client {

@@ -25,6 +25,8 @@ const (
 	bundleA      = `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","n":1}`
 	bundleB      = `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","n":2}`
 	assetPayload = "the bundle bytes"
+	// testMaxBundle is the bundle size bound the tests pass to Attestations.
+	testMaxBundle = 64 << 10
 )
 
 // env is one test world: an API server whose mux is mounted under /api-v3/
@@ -386,7 +388,7 @@ func TestAttestationsPagination(t *testing.T) {
 		requests.Add(1)
 		h(w, r)
 	})
-	got, err := e.client.Attestations(context.Background(), "o", "r", strings.ToUpper(digestHex))
+	got, err := e.client.Attestations(context.Background(), "o", "r", strings.ToUpper(digestHex), testMaxBundle)
 	if err != nil {
 		t.Fatalf("Attestations: %v", err)
 	}
@@ -395,8 +397,11 @@ func TestAttestationsPagination(t *testing.T) {
 		t.Fatalf("got %d bundles, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if !jsonEqual(t, got[i], want[i]) {
-			t.Errorf("bundle %d = %s, want %s", i, got[i], want[i])
+		if got[i].Err != nil || got[i].Source != SourceInline || got[i].Index != i+1 {
+			t.Errorf("attestation %d: %+v", i, got[i])
+		}
+		if !jsonEqual(t, got[i].Bundle, want[i]) {
+			t.Errorf("bundle %d = %s, want %s", i, got[i].Bundle, want[i])
 		}
 	}
 	if requests.Load() != 3 {
@@ -430,7 +435,7 @@ func TestAttestationsBoundedCount(t *testing.T) {
 		requests.Add(1)
 		h(w, r)
 	})
-	got, err := e.client.Attestations(context.Background(), "o", "r", digestHex)
+	got, err := e.client.Attestations(context.Background(), "o", "r", digestHex, testMaxBundle)
 	if err != nil {
 		t.Fatalf("Attestations: %v", err)
 	}
@@ -452,7 +457,7 @@ func TestAttestationsPageBound(t *testing.T) {
 		w.Header().Set("Link", fmt.Sprintf(`<%srepos/o/r/attestations/sha256:%s?after=x%d>; rel="next"`, e.apiURL, digestHex, n))
 		writeJSON(t, w, map[string]any{"attestations": []map[string]any{{"bundle": json.RawMessage(bundleA)}}})
 	})
-	got, err := e.client.Attestations(context.Background(), "o", "r", digestHex)
+	got, err := e.client.Attestations(context.Background(), "o", "r", digestHex, testMaxBundle)
 	if err != nil {
 		t.Fatalf("Attestations: %v", err)
 	}
@@ -489,27 +494,6 @@ func TestAttestationsErrors(t *testing.T) {
 			class:  verdict.ErrInconclusive,
 			reason: "no-attestation",
 			noAtt:  true,
-		},
-		{
-			name: "only bundle_url",
-			handler: func(e *env) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) {
-					io.WriteString(w, `{"attestations":[{"bundle":null,"bundle_url":"https://blob.example/x"}]}`)
-				}
-			},
-			class:  verdict.ErrInconclusive,
-			reason: "attestation-bundle-unavailable",
-		},
-		{
-			name: "oversized bundle skipped",
-			handler: func(e *env) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) {
-					big := `{"pad":"` + strings.Repeat("x", MaxBundleBytes) + `"}`
-					fmt.Fprintf(w, `{"attestations":[{"bundle":%s}]}`, big)
-				}
-			},
-			class:  verdict.ErrInconclusive,
-			reason: "attestation-too-large",
 		},
 		{
 			name: "malformed JSON",
@@ -630,7 +614,7 @@ func TestAttestationsErrors(t *testing.T) {
 			if digest == "" {
 				digest = digestHex
 			}
-			got, err := e.client.Attestations(context.Background(), "o", "r", digest)
+			got, err := e.client.Attestations(context.Background(), "o", "r", digest, testMaxBundle)
 			if got != nil {
 				t.Errorf("bundles = %d, want none on error", len(got))
 			}
@@ -664,7 +648,7 @@ func TestNetworkAndContextErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Attestations(context.Background(), "o", "r", digestHex)
+	_, err = c.Attestations(context.Background(), "o", "r", digestHex, testMaxBundle)
 	wantErr(t, err, verdict.ErrInconclusive, "network-error")
 
 	e := newEnv(t)
@@ -790,7 +774,7 @@ func TestNoTokenSendsNoAuthorization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Attestations(context.Background(), "o", "r", digestHex); err != nil {
+	if _, err := c.Attestations(context.Background(), "o", "r", digestHex, testMaxBundle); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -24,8 +24,6 @@ const (
 	MaxAttestationPages = 8
 	// MaxAttestationPageBytes bounds one page of the attestations API.
 	MaxAttestationPageBytes = 16 << 20
-	// MaxBundleBytes bounds one attestation bundle; larger bundles are skipped.
-	MaxBundleBytes = 2 << 20
 	// MaxDispatchInputs is the most workflow_dispatch inputs GitHub accepts.
 	MaxDispatchInputs = 25
 	// maxAssetNameLen bounds a release asset name.
@@ -163,27 +161,61 @@ type attestationsPage struct {
 	} `json:"attestations"`
 }
 
-// Attestations lists the Sigstore bundles GitHub holds for the artifact
-// whose SHA-256 is sha256Hex (64 hex digits), through
-// GET /repos/{owner}/{repo}/attestations/sha256:{hex}.
+// Attestation is one attestation GitHub lists for a digest, read or not.
+// Several per digest are normal (a workflow's provenance, GitHub's own
+// immutable-release attestation, ...): the caller verifies each and keeps
+// every one in its report.
+type Attestation struct {
+	// Index is the 1-based position in GitHub's answer, across pages.
+	Index int
+	// Source is SourceInline or SourceBundleURL.
+	Source string
+	// URL is the bundle_url without its query (RedactURL), "" when inline.
+	URL string
+	// Encoding is how a bundle_url body was encoded (EncodingSnappy, ...);
+	// "" when inline or when the body could not be read.
+	Encoding string
+	// Bundle is the bundle JSON, unverified; nil when Err is set.
+	Bundle []byte
+	// Err says why the bundle could not be read: an ErrInconclusive-class
+	// error with reason ReasonBundleURLUnavailable, ReasonBundleInvalid,
+	// ReasonAttestationTooLarge or ReasonBundleUnavailable. It never
+	// proves anything about the artifact.
+	Err error
+}
+
+// Attestations lists the attestations GitHub holds for the artifact whose
+// SHA-256 is sha256Hex (64 hex digits), through
+// GET /repos/{owner}/{repo}/attestations/sha256:{hex}, and reads each
+// bundle: inline when the API carries it, otherwise from its bundle_url
+// (GitHub now answers "bundle": null with a pre-signed, time-limited URL on
+// a blob-storage host serving a snappy block).
 //
-// It returns each attestation's raw "bundle" JSON, at most MaxAttestations
-// of them, following Link rel="next" pagination on the API host for at most
-// MaxAttestationPages pages. Bundles over MaxBundleBytes, and attestations
-// offered only through bundle_url, are skipped. When GitHub has none (HTTP
-// 404 or an empty list), the error wraps ErrNoAttestation with reason
-// "no-attestation". When attestations exist but every one was skipped, the
-// reason is "attestation-too-large" or "attestation-bundle-unavailable" and
-// ErrNoAttestation is NOT wrapped: material exists that could not be read,
-// which is "could not verify", never "absent". The bundles are unverified:
-// the caller must verify them.
-func (c *Client) Attestations(ctx context.Context, owner, repo, sha256Hex string) ([][]byte, error) {
+// A bundle_url is fetched through the tokenless client: the request and
+// every redirect carry no Authorization header and no token. Bodies are
+// decoded by Content-Type and magic bytes (snappy block, snappy framed
+// stream or JSON), and no bundle larger than maxBundle bytes (decoded) is
+// accepted: a snappy block's declared length is checked before allocation.
+// At most MaxAttestations attestations are listed, from at most
+// MaxAttestationPages pages followed through Link rel="next" on the API
+// host, and at most MaxBundleURLFetches bundle_urls are fetched, each within
+// BundleURLTimeout.
+//
+// An attestation that cannot be read is returned with Err set, never
+// dropped. The error is for the listing itself: API failures, and
+// ErrNoAttestation (reason "no-attestation") when GitHub knows none (HTTP
+// 404 or an empty list). The bundles are unverified: the caller must
+// verify them.
+func (c *Client) Attestations(ctx context.Context, owner, repo, sha256Hex string, maxBundle int64) ([]Attestation, error) {
 	if err := checkRepo(owner, repo); err != nil {
 		return nil, err
 	}
 	hexDigest := strings.ToLower(sha256Hex)
 	if !isSHA256Hex(hexDigest) {
 		return nil, verdict.Usagef("invalid-digest", "SHA-256 %q is not 64 hexadecimal digits", sha256Hex)
+	}
+	if maxBundle <= 0 {
+		return nil, verdict.Usagef("internal-error", "Attestations: the bundle size bound must be positive")
 	}
 	what := fmt.Sprintf("list attestations for sha256:%s in %s/%s", hexDigest, owner, repo)
 	noAttestation := func(cause error) error {
@@ -198,9 +230,9 @@ func (c *Client) Attestations(ctx context.Context, owner, repo, sha256Hex string
 
 	next := fmt.Sprintf("repos/%s/%s/attestations/sha256:%s?per_page=%d", owner, repo, hexDigest, MaxAttestations)
 	visited := map[string]bool{}
-	var bundles [][]byte
-	skippedLarge, onlyURL := 0, 0
-	for page := 0; page < MaxAttestationPages && next != "" && len(bundles) < MaxAttestations; page++ {
+	var out []Attestation
+	fetches := 0
+	for page := 0; page < MaxAttestationPages && next != "" && len(out) < MaxAttestations; page++ {
 		req, err := c.gh.NewRequest(http.MethodGet, next, nil)
 		if err != nil {
 			return nil, c.classed(verdict.ErrInconclusive, "github-api-error", err, "%s: bad request URL", what)
@@ -219,38 +251,50 @@ func (c *Client) Attestations(ctx context.Context, owner, repo, sha256Hex string
 			return nil, c.classify(err, what, "attestations: read", nil)
 		}
 		for _, a := range p.Attestations {
-			if len(bundles) == MaxAttestations {
+			if len(out) == MaxAttestations {
 				break
 			}
+			at := Attestation{Index: len(out) + 1, Source: SourceInline}
 			raw := a.Bundle
 			switch {
-			case len(raw) == 0 || string(raw) == "null":
-				if a.BundleURL != "" {
-					onlyURL++
-				}
-			case len(raw) > MaxBundleBytes:
-				skippedLarge++
+			case len(raw) > 0 && string(raw) != "null" && int64(len(raw)) > maxBundle:
+				at.Err = verdict.Inconclusivef(ReasonAttestationTooLarge, "the inline bundle is %d bytes, over the %d-byte limit", len(raw), maxBundle)
+			case len(raw) > 0 && string(raw) != "null":
+				at.Bundle = append([]byte(nil), raw...)
+			case a.BundleURL == "":
+				at.Err = verdict.Inconclusivef(ReasonBundleUnavailable, "GitHub listed the attestation with neither a bundle nor a bundle_url")
 			default:
-				bundles = append(bundles, append([]byte(nil), raw...))
+				at.Source = SourceBundleURL
+				at.Encoding, at.Bundle, at.URL, at.Err = c.readBundleURL(ctx, a.BundleURL, maxBundle, &fetches)
 			}
+			out = append(out, at)
 		}
 		next, err = c.nextLink(link, req.URL)
 		if err != nil {
 			return nil, c.classed(verdict.ErrInconclusive, "github-api-error", err, "%s: %v", what, err)
 		}
 	}
-	if len(bundles) == 0 {
-		switch {
-		case skippedLarge > 0:
-			return nil, c.classed(verdict.ErrInconclusive, "attestation-too-large", nil,
-				"%s: %d attestation bundle(s) exceed the %d-byte limit", what, skippedLarge, MaxBundleBytes)
-		case onlyURL > 0:
-			return nil, c.classed(verdict.ErrInconclusive, "attestation-bundle-unavailable", nil,
-				"%s: GitHub offered %d attestation(s) only by bundle_url, which is not supported; publish the bundle as a release asset instead", what, onlyURL)
-		}
+	if len(out) == 0 {
 		return nil, noAttestation(nil)
 	}
-	return bundles, nil
+	return out, nil
+}
+
+// readBundleURL validates and fetches one bundle_url, counting fetches
+// against MaxBundleURLFetches.
+func (c *Client) readBundleURL(ctx context.Context, raw string, maxBundle int64, fetches *int) (enc string, bundle []byte, shown string, err error) {
+	u, err := parseBundleURL(raw)
+	if err != nil {
+		return "", nil, "", verdict.Inconclusivef(ReasonBundleURLUnavailable, "GitHub offered an unusable bundle_url: %v", err)
+	}
+	shown = RedactURL(u)
+	if *fetches >= MaxBundleURLFetches {
+		return "", nil, shown, verdict.Inconclusivef(ReasonBundleURLUnavailable,
+			"bundle_url %s not fetched: GitHub offered more than %d attestations by URL for this digest", shown, MaxBundleURLFetches)
+	}
+	*fetches++
+	enc, bundle, err = c.fetchBundleURL(ctx, u, maxBundle)
+	return enc, bundle, shown, err
 }
 
 // getPage sends req through go-github (rate-limit and error handling) and

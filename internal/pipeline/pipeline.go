@@ -31,9 +31,8 @@ import (
 
 // Limits of the pipeline itself (stage-specific limits live in the stages).
 const (
-	MaxPageSize   = 5 << 20  // the HTML page that declares SRI
-	MaxBundleSize = 10 << 20 // one Sigstore bundle
-	MaxKeySize    = 64 << 10 // a PEM public key
+	MaxPageSize = 5 << 20  // the HTML page that declares SRI
+	MaxKeySize  = 64 << 10 // a PEM public key
 	// MaxBuildLog caps the build log kept in the evidence folder, and
 	// MaxBuildLogShown what is echoed to the Actions log or the terminal.
 	MaxBuildLog      = 16 << 20

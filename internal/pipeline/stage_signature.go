@@ -206,7 +206,7 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 			return nil, err
 		}
 		r.d.Log.Logf("Looking up attestations for sha256:%s in %s/%s", st.rebuilt.SHA256Hex(), owner, repo)
-		bundles, err := gh.Attestations(ctx, owner, repo, st.rebuilt.SHA256Hex())
+		atts, err := gh.Attestations(ctx, owner, repo, st.rebuilt.SHA256Hex(), sigstore.MaxBundleSize)
 		if err != nil {
 			if errors.Is(err, ghapi.ErrNoAttestation) && r.cfg.RequireAttestation {
 				return nil, verdict.Failedf("no-attestation", "no attestation found for sha256:%s in %s/%s, and --require-attestation is set", st.rebuilt.SHA256Hex(), owner, repo)
@@ -214,8 +214,18 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 			return nil, err
 		}
 		var c []sigstore.Candidate
-		for i, b := range bundles {
-			c = append(c, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d from %s/%s", i+1, owner, repo), JSON: b})
+		var unread error
+		for _, a := range atts {
+			if a.Err != nil {
+				if unread == nil {
+					unread = a.Err
+				}
+				continue
+			}
+			c = append(c, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d from %s/%s", a.Index, owner, repo), JSON: a.Bundle})
+		}
+		if len(c) == 0 {
+			return nil, unread
 		}
 		return save(c), nil
 	case strings.HasPrefix(src, config.BundleReleaseAssetPrefix):
@@ -224,19 +234,19 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 		if err != nil {
 			return nil, err
 		}
-		data, err := gh.ReleaseAsset(ctx, owner, repo, r.src.Tag, name, MaxBundleSize)
+		data, err := gh.ReleaseAsset(ctx, owner, repo, r.src.Tag, name, sigstore.MaxBundleSize)
 		if err != nil {
 			return nil, err
 		}
 		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
 	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
-		data, _, err := fetch.Bytes(ctx, r.d.HTTP, src, MaxBundleSize, r.d.FetchOptions)
+		data, _, err := fetch.Bytes(ctx, r.d.HTTP, src, sigstore.MaxBundleSize, r.d.FetchOptions)
 		if err != nil {
 			return nil, err
 		}
 		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
 	default:
-		data, err := readFileMax(src, MaxBundleSize)
+		data, err := readFileMax(src, sigstore.MaxBundleSize)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, verdict.Inconclusivef("bundle-missing", "bundle file %q does not exist", src)

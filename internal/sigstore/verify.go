@@ -19,7 +19,9 @@ import (
 
 // Bounds on what Verify accepts.
 const (
-	// MaxBundleSize bounds one bundle's JSON.
+	// MaxBundleSize bounds one bundle's JSON, wherever it comes from (file, URL,
+	// release asset, attestation inline or decoded from a bundle_url): the one
+	// home of that bound.
 	MaxBundleSize = 10 << 20
 	// MaxCandidates bounds how many bundles one Verify call tries.
 	MaxCandidates = 32
