@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 
@@ -166,6 +168,31 @@ func serve(data []byte) func(http.ResponseWriter, *http.Request, int) {
 	}
 }
 
+// encoded serves data with the given Content-Encoding, whatever the client asked.
+func encoded(coding string, data []byte) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Header().Set("Content-Encoding", coding)
+		_, _ = w.Write(data)
+	}
+}
+
+func gzipBytes(b []byte) []byte {
+	var out bytes.Buffer
+	z := gzip.NewWriter(&out)
+	_, _ = z.Write(b)
+	_ = z.Close()
+	return out.Bytes()
+}
+
+func brotliBytes(b []byte) []byte {
+	var out bytes.Buffer
+	z := brotli.NewWriter(&out)
+	_, _ = z.Write(b)
+	_ = z.Close()
+	return out.Bytes()
+}
+
 type result struct {
 	code   int
 	stdout string
@@ -281,6 +308,13 @@ func TestVerifyEndToEnd(t *testing.T) {
 		{name: "verified", cdn: serve(artifact), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass, inText: "VERIFICATION PASSED"}},
 		{name: "one flipped byte at the CDN", cdn: serve(flipped), want: want{code: cli.ExitFailed, reason: "tampered", checkID: "sha256", status: verdict.StatusFail, inText: "first difference at byte offset 5"}},
 		{name: "a truncated body", cdn: serve(artifact[:len(artifact)-3]), want: want{code: cli.ExitFailed, reason: "tampered", checkID: "size", status: verdict.StatusFail}},
+		{name: "a CDN serving gzip unasked verifies", cdn: encoded("gzip", gzipBytes(artifact)), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass, inText: "served gzip-encoded"}},
+		{name: "a CDN serving br verifies", cdn: encoded("br", brotliBytes(artifact)), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass}},
+		{name: "gzip of flipped bytes is tampering", cdn: encoded("gzip", gzipBytes(flipped)), want: want{code: cli.ExitFailed, reason: "tampered", checkID: "sha256", status: verdict.StatusFail}},
+		{name: "a lying Content-Encoding", cdn: encoded("gzip", artifact), want: want{code: cli.ExitInconclusive, reason: "bad-encoding", checkID: "fetch", status: verdict.StatusError}},
+		{name: "an unknown Content-Encoding", cdn: encoded("compress", artifact), want: want{code: cli.ExitInconclusive, reason: "unknown-encoding", checkID: "fetch", status: verdict.StatusError}},
+		{name: "a gzip bomb", cdn: encoded("gzip", gzipBytes(bytes.Repeat([]byte{0}, 4<<20))), extra: []string{"--max-artifact-size", "1MiB"},
+			want: want{code: cli.ExitInconclusive, reason: "too-large", checkID: "fetch", status: verdict.StatusError, inText: "decompression bomb"}},
 		{name: "connection cut mid-body is could-not-verify", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(artifact)))
 			_, _ = w.Write(artifact[:10])

@@ -67,6 +67,9 @@ type Options struct {
 	Retries int                                              // retries after the first attempt, capped at DefaultRetries; 0 = DefaultRetries, negative = none
 	Backoff func(attempt int) time.Duration                  // delay before retry number attempt (1-based); nil = 500ms, 1s, 2s
 	Sleep   func(ctx context.Context, d time.Duration) error // waits d or until ctx is done; nil = a timer
+	// Header holds request headers that replace the tool's own (a client
+	// profile's User-Agent, Accept, Accept-Encoding...); nil = the tool's own.
+	Header http.Header
 }
 
 // Result describes the last attempt of a download.
@@ -81,9 +84,15 @@ type Result struct {
 	// transport bounds the whole block to MaxHeaderBytes), for the checks
 	// of package headers (CSP, Permissions-Policy, `_headers` rules). The
 	// values come from the network: escape them before display.
-	Header   http.Header
-	Sum      digest.Sum
-	Attempts int
+	Header http.Header
+	// Encoding is the content codings the body was served with, in the
+	// order applied and without identity ("" = none), e.g. "gzip" or
+	// "gzip, br". EncodedSize is the bytes read from the network; Sum is
+	// over the decoded bytes, as a browser checks Subresource Integrity.
+	Encoding    string
+	EncodedSize int64
+	Sum         digest.Sum
+	Attempts    int
 }
 
 // NewClient returns a plain client (it never carries a token) with an
@@ -253,7 +262,7 @@ func get(ctx context.Context, c *http.Client, rawURL string, o Options, open fun
 	buf := make([]byte, copyBufSize)
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
-		err := once(ctx, c, u, o.MaxSize, open, buf, &res)
+		err := once(ctx, c, u, o.Header, o.MaxSize, open, buf, &res)
 		var r *retryable
 		if err == nil || !errors.As(err, &r) {
 			return res, err
@@ -269,14 +278,17 @@ func get(ctx context.Context, c *http.Client, rawURL string, o Options, open fun
 }
 
 // once performs one attempt and fills res from its response.
-func once(ctx context.Context, c *http.Client, u *url.URL, maxSize int64, open func() (io.Writer, error), buf []byte, res *Result) error {
-	res.Status, res.FinalURL, res.Headers, res.Header, res.Sum = 0, "", nil, nil, digest.Sum{}
+func once(ctx context.Context, c *http.Client, u *url.URL, header http.Header, maxSize int64, open func() (io.Writer, error), buf []byte, res *Result) error {
+	res.Status, res.FinalURL, res.Headers, res.Header, res.Sum, res.Encoding, res.EncodedSize = 0, "", nil, nil, digest.Sum{}, "", 0
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return verdict.Usagef("invalid-url", "invalid URL %q: %v", res.URL, err)
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("User-Agent", userAgent)
+	for k, vs := range header {
+		req.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		var v *verdict.Error
@@ -303,34 +315,80 @@ func once(ctx context.Context, c *http.Client, u *url.URL, maxSize int64, open f
 		}
 		return e
 	}
-	if resp.ContentLength > maxSize {
-		return tooLarge(res.URL, maxSize)
+	cs, err := codings(resp.Header)
+	if err != nil {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		return verdict.Inconclusivef("unknown-encoding", "GET %q: %v; a browser would not get this file either", res.URL, err)
+	}
+	res.Encoding = strings.Join(cs, ", ")
+	encMax := encodedMax(maxSize)
+	if resp.ContentLength > encMax || (len(cs) == 0 && resp.ContentLength > maxSize) {
+		return tooLarge(res.URL, maxSize, "")
 	}
 	w, err := open()
 	if err != nil {
 		return verdict.New(verdict.ErrInconclusive, "write-error", fmt.Errorf("save %q: %w", res.URL, err))
 	}
+	wr := &wire{r: io.LimitReader(resp.Body, encMax+1)}
+	var body io.Reader = wr
+	if len(cs) > 0 {
+		dec, done, err := decoder(wr, cs)
+		defer done()
+		if err != nil {
+			return decodeFailure(ctx, res, wr, err)
+		}
+		body = dec
+	}
 	h := digest.NewHasher()
-	n, err := io.CopyBuffer(io.MultiWriter(h, sink{w}), &io.LimitedReader{R: resp.Body, N: maxSize + 1}, buf)
+	n, err := io.CopyBuffer(io.MultiWriter(h, sink{w}), &io.LimitedReader{R: body, N: maxSize + 1}, buf)
+	res.EncodedSize = wr.n
+	if wr.n > encMax {
+		return tooLarge(res.URL, maxSize, "")
+	}
 	if err != nil {
 		var werr *writeError
 		if errors.As(err, &werr) {
 			return verdict.New(verdict.ErrInconclusive, "write-error", fmt.Errorf("save %q: %w", res.URL, err))
 		}
-		netErr := verdict.New(verdict.ErrInconclusive, "network-error", fmt.Errorf("GET %q: body cut after %d bytes: %w", res.URL, n, err))
-		if ctx.Err() != nil {
-			return netErr
+		if len(cs) > 0 {
+			return decodeFailure(ctx, res, wr, err)
 		}
-		return &retryable{err: netErr}
+		return netFailure(ctx, fmt.Errorf("GET %q: body cut after %d bytes: %w", res.URL, n, err))
 	}
 	if n > maxSize {
-		return tooLarge(res.URL, maxSize)
+		return tooLarge(res.URL, maxSize, res.Encoding)
 	}
-	if resp.ContentLength >= 0 && n != resp.ContentLength {
-		return &retryable{err: verdict.Inconclusivef("network-error", "GET %q: body has %d bytes, Content-Length says %d", res.URL, n, resp.ContentLength)}
+	if resp.ContentLength >= 0 && wr.n != resp.ContentLength {
+		return &retryable{err: verdict.Inconclusivef("network-error", "GET %q: body has %d bytes, Content-Length says %d", res.URL, wr.n, resp.ContentLength)}
 	}
 	res.Sum = h.Sum()
 	return nil
+}
+
+// encodedMax bounds the bytes read from the network for a decoded limit of
+// maxSize: compression of incompressible data adds a little.
+func encodedMax(maxSize int64) int64 { return maxSize + maxSize/16 + 64<<10 }
+
+// netFailure classes a read error from the network: retried unless the
+// context ended.
+func netFailure(ctx context.Context, err error) error {
+	netErr := verdict.New(verdict.ErrInconclusive, "network-error", err)
+	if ctx.Err() != nil {
+		return netErr
+	}
+	return &retryable{err: netErr}
+}
+
+// decodeFailure classes a decoding error: a network error underneath it is
+// a network error; otherwise the body is not what its Content-Encoding
+// says ("bad-encoding"), which a browser refuses too. It is not retried.
+func decodeFailure(ctx context.Context, res *Result, wr *wire, err error) error {
+	res.EncodedSize = wr.n
+	if wr.err != nil {
+		return netFailure(ctx, fmt.Errorf("GET %q: body cut after %d bytes: %w", res.URL, wr.n, wr.err))
+	}
+	return verdict.New(verdict.ErrInconclusive, "bad-encoding",
+		fmt.Errorf("GET %q: the body is not valid %s, as its Content-Encoding says (browsers refuse it too): %w", res.URL, res.Encoding, err))
 }
 
 // writeError marks a failure of the caller's sink (disk full, ...) as
@@ -351,7 +409,13 @@ func (s sink) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func tooLarge(rawURL string, maxSize int64) error {
+// tooLarge reports a body over the limit; encoding names the content
+// codings when the limit was hit while decoding (a decompression bomb, or a
+// file that really is that big).
+func tooLarge(rawURL string, maxSize int64, encoding string) error {
+	if encoding != "" {
+		return verdict.Inconclusivef("too-large", "GET %q: the body decoded from Content-Encoding %s is larger than %d bytes: %w; decoding stopped there (a decompression bomb, or raise the size limit if the artifact really is that big)", rawURL, encoding, maxSize, digest.ErrTooLarge)
+	}
 	return verdict.Inconclusivef("too-large", "GET %q: body is larger than %d bytes: %w; raise the size limit if the artifact really is that big", rawURL, maxSize, digest.ErrTooLarge)
 }
 

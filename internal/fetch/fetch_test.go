@@ -419,22 +419,6 @@ func TestMalformedHeaders(t *testing.T) {
 	}
 }
 
-func TestContentEncodingHashedAsServed(t *testing.T) {
-	t.Parallel()
-	gz := "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" // not a real stream: must not be decoded
-	srv, _ := serve(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		w.Header().Set("Content-Encoding", "gzip")
-		io.WriteString(w, gz)
-	})
-	res, err := ToFile(t.Context(), NewClient(5*time.Second), srv.URL, "", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Headers["Content-Encoding"] != "gzip" || res.Sum != sumOf(t, gz) {
-		t.Errorf("res = %+v", res)
-	}
-}
-
 func TestRedirects(t *testing.T) {
 	t.Parallel()
 	chain := func(hops int) func(w http.ResponseWriter, r *http.Request, n int) {

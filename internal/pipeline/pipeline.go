@@ -222,6 +222,9 @@ func (r *run) withTimeout(ctx context.Context, d time.Duration, stage func(conte
 func formatHeaders(res fetch.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "URL: %s\nFinal-URL: %s\nStatus: %d\nAttempts: %d\n", res.URL, res.FinalURL, res.Status, res.Attempts)
+	if res.Encoding != "" {
+		fmt.Fprintf(&b, "Decoded-From: %q (%d bytes on the wire, %d decoded)\n", res.Encoding, res.EncodedSize, res.Sum.Size)
+	}
 	keys := make([]string, 0, len(res.Headers))
 	for k := range res.Headers {
 		keys = append(keys, k)
@@ -231,6 +234,14 @@ func formatHeaders(res fetch.Result) string {
 		fmt.Fprintf(&b, "%s: %q\n", k, res.Headers[k])
 	}
 	return b.String()
+}
+
+// servedAs describes the content coding of a response for the log.
+func servedAs(res fetch.Result) string {
+	if res.Encoding == "" {
+		return ""
+	}
+	return fmt.Sprintf(", decoded from %s, %d bytes on the wire", res.Encoding, res.EncodedSize)
 }
 
 type nopLogger struct{}

@@ -29,7 +29,7 @@ func (r *run) fetch(ctx context.Context) {
 		res, err := fetch.ToFile(ctx, r.d.HTTP, st.cfg.URL, dst, opts)
 		st.rep.FinalURL = res.FinalURL
 		if res.Status != 0 {
-			st.rep.HTTP = &report.HTTPInfo{Status: res.Status, Attempts: res.Attempts, Headers: res.Headers}
+			st.rep.HTTP = &report.HTTPInfo{Status: res.Status, Attempts: res.Attempts, Headers: res.Headers, ContentEncoding: res.Encoding, EncodedSize: res.EncodedSize}
 		}
 		if r.evidence != nil && len(res.Headers) > 0 {
 			_ = r.evidence.WriteFile("live-"+st.cfg.Name+".headers.txt", []byte(formatHeaders(res)))
@@ -40,7 +40,7 @@ func (r *run) fetch(ctx context.Context) {
 		}
 		sum := res.Sum
 		st.rep.Live = digests(sum)
-		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s))", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts)
+		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s)%s)", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts, servedAs(res))
 		if st.rebuilt != nil {
 			// The content address is in the name of what was finally served
 			// (kms.mjs may redirect to kms-v1.0.1-7f8a9b0c.mjs).

@@ -187,7 +187,7 @@ func (m *mdWriter) artifacts(r *Report) {
 			m.line("- **Rebuilt file:** %s", mdCode(a.Path))
 		}
 		if h := a.HTTP; h != nil {
-			m.line("- **HTTP:** status %s after %s", mdCode(strconv.Itoa(h.Status)), plural(h.Attempts, "attempt", "attempts"))
+			m.line("- **HTTP:** status %s after %s%s", mdCode(strconv.Itoa(h.Status)), plural(h.Attempts, "attempt", "attempts"), servedEncoding(h, mdCode))
 		}
 		if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
 			// With several artifacts each has its own signature; the

@@ -100,6 +100,11 @@ type HTTPInfo struct {
 	Status   int               `json:"status"`
 	Attempts int               `json:"attempts"`
 	Headers  map[string]string `json:"headers,omitempty"` // selected response headers
+	// ContentEncoding is the content codings the body was served with
+	// ("gzip", "gzip, br"; empty = none) and EncodedSize the bytes on the
+	// wire; the digests are over the decoded bytes, as a browser checks SRI.
+	ContentEncoding string `json:"contentEncoding,omitempty"`
+	EncodedSize     int64  `json:"encodedSize,omitempty"`
 }
 
 // Page is the HTML page whose integrity declarations were checked.

@@ -145,7 +145,7 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 			line += " → " + in(a.FinalURL)
 		}
 		if h := a.HTTP; h != nil {
-			line += fmt.Sprintf(" (HTTP %d, %s)", h.Status, plural(h.Attempts, "attempt", "attempts"))
+			line += fmt.Sprintf(" (HTTP %d, %s%s)", h.Status, plural(h.Attempts, "attempt", "attempts"), servedEncoding(h, in))
 		}
 		t.line("%s", line)
 	}
