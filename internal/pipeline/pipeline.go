@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error)
 type artifactState struct {
 	cfg     config.Artifact
 	file    *os.File // the rebuilt file, opened once by build.FindArtifact
-	rel     string // relative to the checkout
+	rel     string   // relative to the checkout
 	rebuilt *digest.Sum
 	rep     *report.Artifact
 }
