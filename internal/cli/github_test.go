@@ -3,7 +3,6 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -255,53 +254,3 @@ func sigstoreID(w world, wf string) (id sigstoreIdentity) {
 }
 
 var _ = verdict.Verified
-
-// TestDispatchActionMode drives the container's dispatch mode: inputs from
-// INPUT_*, the token only to the API, outputs written.
-func TestDispatchActionMode(t *testing.T) {
-	t.Parallel()
-	g := newGitHubAPI(t)
-	var (
-		mu   sync.Mutex
-		body string
-	)
-	g.mux.HandleFunc("POST /repos/acme/kms/actions/workflows/kms-verify.yml/dispatches", func(rw http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		body = string(b)
-		mu.Unlock()
-		rw.WriteHeader(http.StatusNoContent)
-	})
-	for _, tc := range []struct {
-		name       string
-		dryRun     string
-		dispatched string
-	}{{"dispatch", "false", "true"}, {"dry run", "true", "false"}} {
-		out := filepath.Join(t.TempDir(), "output")
-		if err := os.WriteFile(out, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env := map[string]string{
-			"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": out, "GITHUB_REPOSITORY": "acme/kms", "GITHUB_API_URL": g.url(),
-			"INPUT_MODE": "dispatch", "INPUT_WORKFLOW": "kms-verify.yml", "INPUT_REF": "main", "INPUT_FORCE": "true",
-			"INPUT_MAX-JITTER": "1ns", "INPUT_DRY-RUN": tc.dryRun, "INPUT_DISPATCH-INPUTS": "tag=v1.0.1",
-			"INPUT_GITHUB-TOKEN": token,
-		}
-		res := run(t, runOpts{env: env}, "action")
-		if res.code != cli.ExitVerified {
-			t.Fatalf("%s: exit %d\n%s%s", tc.name, res.code, res.stdout, res.stderr)
-		}
-		if got := parseOutputs(t, out)["dispatched"]; len(got) != 1 || got[0] != tc.dispatched {
-			t.Errorf("%s: dispatched output %v, want %s", tc.name, got, tc.dispatched)
-		}
-		if strings.Contains(strings.ReplaceAll(res.stdout, "::add-mask::"+token, ""), token) {
-			t.Errorf("%s: token in the log", tc.name)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(body, `"ref":"main"`) || !strings.Contains(body, `"tag":"v1.0.1"`) {
-		t.Errorf("dispatch body %q", body)
-	}
-	g.checkTokens(t)
-}

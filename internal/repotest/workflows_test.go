@@ -187,7 +187,7 @@ func TestExamplePermissionsAreMinimal(t *testing.T) {
 		want map[string]string
 	}{
 		{"kms-verify.yml", map[string]string{"contents": "read", "attestations": "read"}},
-		{"random-cadence.yml", map[string]string{"actions": "write"}},
+		{"random-cadence.yml", map[string]string{"actions": "write", "issues": "write"}},
 		{"release.yml", map[string]string{"contents": "read"}},
 	}
 	for _, tt := range tests {
@@ -314,8 +314,8 @@ func TestExampleVerifierRequirements(t *testing.T) {
 	}
 	if n, ok := rcOn["schedule"]; !ok {
 		t.Error("random-cadence.yml has no schedule")
-	} else if err := n.Decode(&sched); err != nil || len(sched) != 1 || !regexp.MustCompile(`^\d{1,2} \* \* \* \*$`).MatchString(sched[0].Cron) {
-		t.Errorf("random-cadence.yml schedule = %+v, want one hourly cron", sched)
+	} else if err := n.Decode(&sched); err != nil || len(sched) != 1 || !regexp.MustCompile(`^\d{1,2} \*/2 \* \* \*$`).MatchString(sched[0].Cron) {
+		t.Errorf("random-cadence.yml schedule = %+v, want one cron every 2 hours (tick: 2h)", sched)
 	}
 	found := false
 	for _, j := range rc.Jobs {
@@ -324,7 +324,9 @@ func TestExampleVerifierRequirements(t *testing.T) {
 				continue
 			}
 			found = true
-			for k, v := range map[string]string{"mode": "dispatch", "probability": "0.12", "max-jitter": "30m", "workflow": "kms-verify.yml"} {
+			// The settings the simulation test in internal/dispatch checks.
+			for k, v := range map[string]string{"mode": "dispatch", "workflow": "kms-verify.yml", "tick": "2h", "target-per-day": "3",
+				"max-gap": "24h", "max-jitter": "0", "delay-environments": "kms-verify-wait-", "max-delay": "2h"} {
 				if got := s.With[k].Value; got != v {
 					t.Errorf("random-cadence.yml with.%s = %q, want %q", k, got, v)
 				}
