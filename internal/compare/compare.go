@@ -7,6 +7,7 @@
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -221,6 +222,11 @@ func checkKnown(k Known, d page.Declaration, where string, known []Known) verdic
 	}
 	matched, others, strongest, err := digest.CountSRI(d.Integrity, k.Sum)
 	switch {
+	case errors.Is(err, digest.ErrNoSHA512):
+		// The caller did not compute SHA-512 for a sha512 pin: that is not
+		// a mismatch, and not a pass either.
+		c.Status, c.Reason = verdict.StatusError, verdict.ReasonOf(err)
+		c.Message = fmt.Sprintf("%s pins sha512, which was not computed for the rebuilt artifact", where)
 	case err != nil:
 		c.Status, c.Reason = verdict.StatusFail, ReasonSRIInvalid
 		c.Message = fmt.Sprintf("%s has integrity metadata with no sha256/sha384/sha512 hash, so browsers load it unchecked", where)

@@ -11,7 +11,7 @@ import (
 
 func sum(t testing.TB, s string) digest.Sum {
 	t.Helper()
-	out, err := digest.Reader(strings.NewReader(s), 1<<20)
+	out, err := digest.Reader(strings.NewReader(s), 1<<20, digest.WithSHA512())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,5 +275,24 @@ func TestPageNoKnown(t *testing.T) {
 	checks := Page("https://p/", []page.Declaration{{Element: "script", Attr: "src", Ref: "a", URL: "https://p/a"}}, nil)
 	if v, r := verdict.Combine(checks); v != verdict.Inconclusive || r != verdict.ReasonNoChecks {
 		t.Fatalf("verdict = %s %s", v, r)
+	}
+}
+
+// A sha512 pin checked against a sum made without SHA-512 is an error (the
+// caller must hash again), never a mismatch and never a pass.
+func TestPageSHA512NotComputed(t *testing.T) {
+	full := sum(t, "export default 1;\n")
+	partial, err := digest.Reader(strings.NewReader("export default 1;\n"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decls := []page.Declaration{{Element: "script", Attr: "src", URL: "https://cdn.example.com/kms.js", Integrity: full.SRI("sha512")}}
+	checks := Page("https://kms.example.com/", decls, []Known{{Name: "kms.js", URL: "https://cdn.example.com/kms.js", Sum: partial}})
+	if len(checks) != 1 || checks[0].Status != verdict.StatusError || checks[0].Reason != "sha512-not-computed" {
+		t.Fatalf("got %+v", checks)
+	}
+	checks = Page("https://kms.example.com/", decls, []Known{{Name: "kms.js", URL: "https://cdn.example.com/kms.js", Sum: full}})
+	if len(checks) != 1 || checks[0].Status != verdict.StatusPass {
+		t.Fatalf("with SHA-512: got %+v", checks)
 	}
 }

@@ -1,5 +1,5 @@
-// Package digest hashes an artifact in one streaming pass (SHA-256, SHA-384,
-// SHA-512 and the byte count) and encodes, parses and matches W3C Subresource
+// Package digest hashes an artifact in one streaming pass (SHA-256 and
+// SHA-384 in parallel, SHA-512 when asked, and the byte count) and encodes, parses and matches W3C Subresource
 // Integrity metadata against such a sum.
 //
 // It is pure apart from File, which opens one file; nothing is ever read into
@@ -16,30 +16,40 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
 // copyBufSize is the size of the single buffer Reader and File stream through.
-const copyBufSize = 64 << 10
+const copyBufSize = 256 << 10
+
+// bufPool holds the streaming buffers, so hashing many small files does not
+// allocate a large buffer for each.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // ErrTooLarge is wrapped (with the ErrInconclusive class and reason "too-large")
 // when an input holds more bytes than the caller allowed.
 var ErrTooLarge = errors.New("input exceeds the size limit")
 
-// Sum is what one streaming pass over an artifact yields.
+// Sum is what one streaming pass over an artifact yields. SHA512 is set
+// only when it was asked for (Has512): browsers accept sha512- pins, but
+// most pages use sha384, and SHA-512 would cost as much again as SHA-384.
 type Sum struct {
 	Size   int64
 	SHA256 [32]byte
 	SHA384 [48]byte
 	SHA512 [64]byte
+	Has512 bool
 }
 
 // SHA256Hex returns the lower-case hexadecimal SHA-256 digest.
 func (s Sum) SHA256Hex() string { return hex.EncodeToString(s.SHA256[:]) }
 
 // SRI returns the Subresource Integrity expression ("sha384-<base64>") for alg,
-// one of "sha256", "sha384" or "sha512"; it returns "" for any other alg.
+// one of "sha256", "sha384" or "sha512"; it returns "" for any other alg, and
+// for "sha512" when the sum was made without it.
 func (s Sum) SRI(alg string) string {
 	d := s.digest(alg)
 	if d == nil {
@@ -48,7 +58,8 @@ func (s Sum) SRI(alg string) string {
 	return alg + "-" + base64.StdEncoding.EncodeToString(d)
 }
 
-// digest returns the raw digest for a canonical (lower-case) algorithm name.
+// digest returns the raw digest for a canonical (lower-case) algorithm name,
+// or nil when the sum does not hold it.
 func (s *Sum) digest(alg string) []byte {
 	switch alg {
 	case "sha256":
@@ -56,32 +67,96 @@ func (s *Sum) digest(alg string) []byte {
 	case "sha384":
 		return s.SHA384[:]
 	case "sha512":
-		return s.SHA512[:]
+		if s.Has512 {
+			return s.SHA512[:]
+		}
 	}
 	return nil
 }
 
-// Hasher is an io.Writer that feeds SHA-256, SHA-384, SHA-512 and a byte
-// count from a single pass over the data. The zero value is not usable; call
-// NewHasher.
+// Option selects optional digests.
+type Option func(*Hasher)
+
+// WithSHA512 adds SHA-512 to the digests computed.
+func WithSHA512() Option { return func(h *Hasher) { h.h512 = sha512.New() } }
+
+// parallelMin is the smallest write hashed on several cores: below it the
+// cost of handing the bytes to another goroutine exceeds the gain.
+const parallelMin = 16 << 10
+
+// Hasher is an io.Writer that feeds SHA-256, SHA-384 (and SHA-512 when
+// asked) and a byte count from a single pass over the data. Large writes are
+// hashed by every algorithm at once, SHA-384 and SHA-512 each on a worker
+// goroutine of the Hasher, so a pass costs about the time of the slowest
+// hash rather than their sum; a Write returns only when every hash has
+// consumed p, so p is never touched afterwards. The workers start on the
+// first large write, allocate nothing per write, and end when the Hasher is
+// garbage collected. The zero value is not usable; call NewHasher.
 type Hasher struct {
-	size int64
-	h256 hash.Hash
-	h384 hash.Hash
-	h512 hash.Hash
+	size    int64
+	h256    hash.Hash
+	h384    hash.Hash
+	h512    hash.Hash // nil unless WithSHA512
+	workers []chan []byte
+	done    chan struct{}
 }
 
 // NewHasher returns a Hasher ready for writing.
-func NewHasher() *Hasher {
-	return &Hasher{h256: sha256.New(), h384: sha512.New384(), h512: sha512.New()}
+func NewHasher(opts ...Option) *Hasher {
+	h := &Hasher{h256: sha256.New(), h384: sha512.New384()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// start launches one worker per hash besides SHA-256. The workers hold the
+// channels and their hash, never the Hasher, so it can be collected; its
+// cleanup closes the channels and the workers end.
+func (h *Hasher) start() {
+	others := []hash.Hash{h.h384}
+	if h.h512 != nil {
+		others = append(others, h.h512)
+	}
+	h.done = make(chan struct{}, len(others))
+	for _, hh := range others {
+		jobs := make(chan []byte)
+		h.workers = append(h.workers, jobs)
+		go func(hh hash.Hash, jobs <-chan []byte, done chan<- struct{}) {
+			for p := range jobs {
+				hh.Write(p)
+				done <- struct{}{}
+			}
+		}(hh, jobs, h.done)
+	}
+	runtime.AddCleanup(h, func(ws []chan []byte) {
+		for _, w := range ws {
+			close(w)
+		}
+	}, h.workers)
 }
 
 // Write hashes p. It never fails.
 func (h *Hasher) Write(p []byte) (int, error) {
-	h.h256.Write(p)
-	h.h384.Write(p)
-	h.h512.Write(p)
 	h.size += int64(len(p))
+	if len(p) < parallelMin {
+		h.h256.Write(p)
+		h.h384.Write(p)
+		if h.h512 != nil {
+			h.h512.Write(p)
+		}
+		return len(p), nil
+	}
+	if h.workers == nil {
+		h.start()
+	}
+	for _, w := range h.workers {
+		w <- p
+	}
+	h.h256.Write(p)
+	for range h.workers {
+		<-h.done
+	}
 	return len(p), nil
 }
 
@@ -95,7 +170,10 @@ func (h *Hasher) Sum() Sum {
 	var buf [64]byte
 	copy(s.SHA256[:], h.h256.Sum(buf[:0]))
 	copy(s.SHA384[:], h.h384.Sum(buf[:0]))
-	copy(s.SHA512[:], h.h512.Sum(buf[:0]))
+	if h.h512 != nil {
+		copy(s.SHA512[:], h.h512.Sum(buf[:0]))
+		s.Has512 = true
+	}
 	return s
 }
 
@@ -103,23 +181,24 @@ func (h *Hasher) Sum() Sum {
 // it stops reading after max+1 bytes and returns an error wrapping
 // ErrTooLarge. A read error is returned as an ErrInconclusive-class error
 // with reason "read-error".
-func Reader(r io.Reader, max int64) (Sum, error) {
-	h := NewHasher()
-	buf := make([]byte, copyBufSize)
-	if err := copyBounded(h, r, max, buf); err != nil {
+func Reader(r io.Reader, max int64, opts ...Option) (Sum, error) {
+	h := NewHasher(opts...)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	if err := copyBounded(h, r, max, *bp); err != nil {
 		return Sum{}, err
 	}
 	return h.Sum(), nil
 }
 
 // File hashes the file at path, refusing files larger than max bytes.
-func File(path string, max int64) (Sum, error) {
+func File(path string, max int64, opts ...Option) (Sum, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Sum{}, verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("open artifact: %w", err))
 	}
 	defer f.Close()
-	return Reader(f, max)
+	return Reader(f, max, opts...)
 }
 
 // copyBounded copies at most max bytes of r into w through buf, failing with

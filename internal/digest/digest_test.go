@@ -15,9 +15,14 @@ import (
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
-// want computes the expected Sum with the standard library directly.
+// want computes the expected Sum, SHA-512 included, with the standard library directly.
 func want(b []byte) Sum {
-	return Sum{Size: int64(len(b)), SHA256: sha256.Sum256(b), SHA384: sha512.Sum384(b), SHA512: sha512.Sum512(b)}
+	return Sum{Size: int64(len(b)), SHA256: sha256.Sum256(b), SHA384: sha512.Sum384(b), SHA512: sha512.Sum512(b), Has512: true}
+}
+
+// want384 is the Sum made without WithSHA512.
+func want384(b []byte) Sum {
+	return Sum{Size: int64(len(b)), SHA256: sha256.Sum256(b), SHA384: sha512.Sum384(b)}
 }
 
 type zeros struct{}
@@ -54,7 +59,7 @@ func TestReader(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := Reader(bytes.NewReader(tc.in), tc.max)
+			got, err := Reader(bytes.NewReader(tc.in), tc.max, WithSHA512())
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !errors.Is(err, verdict.ErrInconclusive) {
 					t.Fatalf("err = %v, want %v (inconclusive)", err, tc.wantErr)
@@ -93,7 +98,7 @@ func TestHasherIncremental(t *testing.T) {
 			_ = h.Sum() // Sum must not disturb the running state.
 		}
 	}
-	if h.Sum() != want(data) {
+	if h.Sum() != want384(data) {
 		t.Fatal("incremental sum differs")
 	}
 	if h.Size() != int64(len(data)) {
@@ -109,7 +114,7 @@ func TestFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := File(p, 1<<20)
-	if err != nil || got != want([]byte("console.log(1)")) {
+	if err != nil || got != want384([]byte("console.log(1)")) {
 		t.Fatalf("File = %v, %v", got, err)
 	}
 	if _, err := File(p, 3); !errors.Is(err, ErrTooLarge) {
@@ -164,31 +169,81 @@ func TestReaderConstantMemory(t *testing.T) {
 	}
 }
 
-func BenchmarkHasher(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"64KiB", 64 << 10}, {"16MiB", 16 << 20}} {
-		b.Run(size.name, func(b *testing.B) {
-			buf := make([]byte, size.n)
-			b.SetBytes(int64(size.n))
-			b.ReportAllocs()
-			for b.Loop() {
-				h := NewHasher()
-				h.Write(buf)
-				_ = h.Sum()
-			}
-		})
+// benchSizes span small files (where handing bytes to another goroutine
+// must not cost more than it saves) to large ones.
+var benchSizes = []struct {
+	name string
+	n    int64
+}{{"1KiB", 1 << 10}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}, {"16MiB", 16 << 20}, {"256MiB", 256 << 20}, {"1GiB", 1 << 30}}
+
+func BenchmarkReader(b *testing.B) {
+	for _, size := range benchSizes {
+		for _, v := range []struct {
+			name string
+			opts []Option
+		}{{"sha256+384", nil}, {"sha256+384+512", []Option{WithSHA512()}}} {
+			b.Run(size.name+"/"+v.name, func(b *testing.B) {
+				b.SetBytes(size.n)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Reader(io.LimitReader(zeros{}, size.n), size.n, v.opts...); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 
-func BenchmarkReader(b *testing.B) {
-	const n = 16 << 20
-	b.SetBytes(n)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Reader(io.LimitReader(zeros{}, n), n); err != nil {
-			b.Fatal(err)
+// TestParallelWrites covers the path that hashes on several goroutines:
+// writes at and above parallelMin, mixed with small ones, with and without
+// SHA-512, must give the digests of the whole stream.
+func TestParallelWrites(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	for _, with512 := range []bool{false, true} {
+		for _, step := range []int{parallelMin - 1, parallelMin, 100 << 10, 1 << 20} {
+			var opts []Option
+			if with512 {
+				opts = append(opts, WithSHA512())
+			}
+			h := NewHasher(opts...)
+			for i := 0; i < len(data); i += step {
+				h.Write(data[i:min(i+step, len(data))])
+			}
+			w := want384(data)
+			if with512 {
+				w = want(data)
+			}
+			if h.Sum() != w {
+				t.Fatalf("sha512=%v step=%d: sum differs", with512, step)
+			}
 		}
+	}
+}
+
+func TestSHA512OnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	b := []byte("alert('Hello, world.');")
+	s, _ := Reader(bytes.NewReader(b), 100)
+	if s.Has512 || s.SRI("sha512") != "" {
+		t.Fatal("SHA-512 computed without being asked")
+	}
+	full := want(b)
+	pin := full.SRI("sha512")
+	if !NeedsSHA512(pin) || !NeedsSHA512(full.SRI("sha256")+" "+pin) || NeedsSHA512(full.SRI("sha384")) || NeedsSHA512("") {
+		t.Fatal("NeedsSHA512 is wrong")
+	}
+	// A sha512 pin against a sum without SHA-512 is "could not tell", never a mismatch.
+	ok, strongest, err := MatchSRI(pin, s)
+	if ok || strongest != "" || !errors.Is(err, ErrNoSHA512) || !errors.Is(err, verdict.ErrInconclusive) {
+		t.Fatalf("got %v %q %v", ok, strongest, err)
+	}
+	s512, _ := Reader(bytes.NewReader(b), 100, WithSHA512())
+	if ok, _, err := MatchSRI(pin, s512); !ok || err != nil {
+		t.Fatalf("with SHA-512: %v %v", ok, err)
 	}
 }

@@ -13,6 +13,23 @@ import (
 // by MatchSRI when integrity metadata holds no entry with a supported algorithm.
 var ErrNoValidSRI = errors.New("integrity metadata has no valid sha256/sha384/sha512 entry")
 
+// ErrNoSHA512 is wrapped (class ErrInconclusive, reason "sha512-not-computed")
+// when metadata pins sha512 but the Sum was made without WithSHA512: hash the
+// bytes again with it (NeedsSHA512 tells when) rather than read a mismatch.
+var ErrNoSHA512 = errors.New("the integrity metadata pins sha512, which was not computed for these bytes")
+
+// NeedsSHA512 reports whether matching metadata needs a SHA-512 digest:
+// sha512 is its strongest supported algorithm.
+func NeedsSHA512(metadata string) bool {
+	strongest := ""
+	for _, e := range ParseSRI(metadata) {
+		if algStrength[e.Alg] > algStrength[strongest] {
+			strongest = e.Alg
+		}
+	}
+	return strongest == "sha512"
+}
+
 // SRIEntry is one parsed hash-with-options token of integrity metadata.
 // Alg is the canonical lower-case algorithm name, Digest the value as written
 // (base64, possibly empty or malformed) and Options the raw text after "?".
@@ -71,6 +88,9 @@ func CountSRI(metadata string, s Sum) (matched, others int, strongest string, er
 		}
 	}
 	want := s.digest(strongest)
+	if want == nil {
+		return 0, 0, "", verdict.New(verdict.ErrInconclusive, "sha512-not-computed", ErrNoSHA512)
+	}
 	for _, e := range entries {
 		if e.Alg != strongest {
 			continue

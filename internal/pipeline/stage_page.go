@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/page"
 	"github.com/lukium/kms-verify-action/internal/report"
@@ -38,6 +39,10 @@ func (r *run) page(ctx context.Context) {
 		return
 	}
 	r.rep.Page.Declarations = len(decls)
+	need512 := false
+	for _, d := range decls {
+		need512 = need512 || digest.NeedsSHA512(d.Integrity)
+	}
 	var known []compare.Known
 	for _, st := range r.arts {
 		if !st.cfg.OnPage() {
@@ -49,6 +54,12 @@ func (r *run) page(ctx context.Context) {
 			r.add(verdict.Check{ID: "page-integrity", Subject: st.cfg.Name, Title: "Page SRI declarations", Status: verdict.StatusError,
 				Reason: "no-rebuilt-artifact", Message: "the artifact was not rebuilt, so the page's integrity cannot be compared"})
 			continue
+		}
+		if need512 {
+			if err := r.withSHA512(st); err != nil {
+				r.stageError("page-integrity", st.cfg.Name, "Page SRI declarations", err)
+				continue
+			}
 		}
 		known = append(known, compare.Known{Name: st.cfg.Name, URL: st.cfg.URL, Sum: *st.rebuilt})
 	}
