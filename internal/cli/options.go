@@ -29,6 +29,25 @@ func boolean(name string, dst func(*config.Config) *bool) func(*config.Config, *
 	}
 }
 
+// list appends each non-empty line of v (one flag value, or an action
+// input with one entry a line).
+func list(dst func(*config.Config) *[]string) func(*config.Config, *config.Artifact, string) error {
+	return func(c *config.Config, _ *config.Artifact, v string) error {
+		*dst(c) = append(*dst(c), splitLines(v)...)
+		return nil
+	}
+}
+
+func splitLines(v string) []string {
+	var out []string
+	for _, line := range strings.Split(v, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 var verifyOptions = []option{
 	{name: "repo", usage: "git URL or local path of the source repository (action: defaults to the workflow's repository)", set: str(func(c *config.Config) *string { return &c.Repo })},
 	{name: "tag", usage: "release tag to rebuild, e.g. v1.0.1", set: str(func(c *config.Config) *string { return &c.Tag })},
@@ -51,6 +70,19 @@ var verifyOptions = []option{
 	{name: "url", usage: "URL where the CDN serves the artifact (https; http only on loopback)", set: func(_ *config.Config, a *config.Artifact, v string) error { a.URL = v; return nil }},
 	{name: "page-url", usage: "HTML page that loads the artifact with SRI; the artifact must be pinned by exactly its rebuilt hash (required unless skip-page-check)", set: str(func(c *config.Config) *string { return &c.PageURL })},
 	{name: "skip-page-check", bool: true, usage: "no page loads the artifact with SRI: report the page check as SKIPPED instead of requiring --page-url", set: boolean("skip-page-check", func(c *config.Config) *bool { return &c.SkipPageCheck })},
+	{name: "site-dir", usage: "site mode: the rebuilt output folder (relative to the checkout); every file in it is fetched at --site-url + its path and compared, and every page's scripts and styles must be accounted for", set: str(func(c *config.Config) *string { return &c.SiteDir })},
+	{name: "site-url", usage: "site mode: the URL the --site-dir folder is served at, e.g. https://kms.example.com/", set: str(func(c *config.Config) *string { return &c.SiteURL })},
+	{name: "site-include", usage: "site mode: glob (** allowed, relative to --site-dir) of the files to verify; default every file (repeatable; in the action: newline separated)", set: list(func(c *config.Config) *[]string { return &c.SiteInclude })},
+	{name: "site-exclude", usage: "site mode: glob of files not to verify, e.g. '**/*.map' (repeatable; in the action: newline separated); excluded files are listed in the report", set: list(func(c *config.Config) *[]string { return &c.SiteExclude })},
+	{name: "allow-subresource", usage: "a script or style outside the release that pages may load: URL (a prefix if it ends in *), optionally followed by a space and the sha384-... it must be pinned with (repeatable; in the action: newline separated)", set: func(c *config.Config, _ *config.Artifact, v string) error {
+		for _, line := range splitLines(v) {
+			u, integrity, _ := strings.Cut(line, " ")
+			c.Allow = append(c.Allow, config.AllowedResource{URL: u, Integrity: strings.TrimSpace(integrity)})
+		}
+		return nil
+	}},
+	{name: "allow-frame", usage: "a cross-origin document pages may embed in an iframe: an origin, or a URL prefix ending in * (repeatable; in the action: newline separated)", set: list(func(c *config.Config) *[]string { return &c.Frames })},
+	{name: "allow-inline", bool: true, usage: "page mode: accept inline scripts, event handlers and styles on --page-url (the page is not rebuilt, so their code is unverified); reported as SKIPPED", set: boolean("allow-inline", func(c *config.Config) *bool { return &c.AllowInline })},
 	{name: "bundle", usage: "Sigstore bundle: FILE, https URL, release-asset:NAME, or github-attestations", set: str(func(c *config.Config) *string { return &c.Bundle })},
 	{name: "trusted-root", usage: "trusted_root.json to verify against offline (default: Sigstore public-good root via TUF)", set: str(func(c *config.Config) *string { return &c.TrustedRoot })},
 	{name: "tuf-url", usage: "TUF repository URL for the trusted root (e.g. a GitHub-instance root)", set: str(func(c *config.Config) *string { return &c.TUFURL })},

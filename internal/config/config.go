@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bmatcuk/doublestar/v4"
 	"gopkg.in/yaml.v3"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -34,6 +35,10 @@ const (
 	MaxArtifactSizeLimit   = 4 << 30   // 4 GiB: beyond this the flag is almost surely a typo
 	MaxArtifacts           = 64
 	MaxConfigFileSize      = 1 << 20
+	// MaxSites bounds the sites of one run, MaxSitePatterns the include,
+	// exclude, allow and frame entries of one site.
+	MaxSites        = 16
+	MaxSitePatterns = 256
 	// BundleAttestations selects GitHub's attestations API as the bundle source.
 	BundleAttestations = "github-attestations"
 	// BundleReleaseAssetPrefix selects an asset of the tag's GitHub release.
@@ -54,6 +59,41 @@ type Artifact struct {
 	// (a worker loaded by another script, say), so its page SRI check is
 	// reported as skipped; nil means true: the page must pin it.
 	LoadedByPage *bool `yaml:"loaded-by-page"`
+}
+
+// Site is a deployed web app whose rebuilt output folder is the release.
+type Site struct {
+	// Name labels the site in reports; zero means the URL's host and path.
+	Name string `yaml:"name"`
+	// Dir is the rebuilt output folder, relative to the checkout (e.g.
+	// dist/enclave). Required.
+	Dir string `yaml:"dir"`
+	// URL is where the folder is served (https, or http on loopback); a
+	// file DIR/a/b.js must be served at URL + "a/b.js". Required; a
+	// trailing "/" is added.
+	URL string `yaml:"url"`
+	// Include are doublestar globs (relative to Dir) of the files to
+	// verify; zero means every file.
+	Include []string `yaml:"include"`
+	// Exclude are doublestar globs of files not to verify (e.g. "**/*.map"
+	// or a file stamped with the build time). Excluded files are listed in
+	// the report; a page that loads one fails. Zero excludes nothing.
+	Exclude []string `yaml:"exclude"`
+	// Allow and Frames add to Config.Allow and Config.Frames for this site.
+	Allow  []AllowedResource `yaml:"allow"`
+	Frames []string          `yaml:"frames"`
+}
+
+// AllowedResource is a resource outside the release that a page may load.
+type AllowedResource struct {
+	// URL is the exact URL, or a prefix when it ends in "*". Required.
+	URL string `yaml:"url"`
+	// Integrity, when set (e.g. "sha384-…"), must be exactly what the
+	// reference pins: the browser then refuses any other bytes.
+	Integrity string `yaml:"integrity"`
+	// RequireIntegrity requires the reference to carry some integrity
+	// metadata (a pinned, versioned CDN URL). Zero accepts it without.
+	RequireIntegrity bool `yaml:"require-integrity"`
 }
 
 // OnPage reports whether the page must pin the artifact with SRI.
@@ -92,6 +132,31 @@ type Config struct {
 	PageURL string
 	// SkipPageCheck reports the page SRI check as skipped instead of requiring PageURL.
 	SkipPageCheck bool
+	// Allow lists resources outside the release that a page may load (CDN
+	// fonts, an analytics script): each entry may require integrity. It
+	// applies to PageURL and to every site. Zero allows nothing: every
+	// executable or style reference of a page must be a verified file.
+	Allow []AllowedResource
+	// Frames lists the cross-origin documents (origins, or URLs ending in
+	// "*" as prefixes) a page may embed in an iframe; they are listed, not
+	// verified. It applies to PageURL and to every site. Zero allows none.
+	Frames []string
+	// AllowInline accepts inline scripts, event-handler attributes,
+	// javascript: URLs and inline styles on PageURL (page mode only, where
+	// the page is not rebuilt, so their code is not verified); they are then
+	// reported as SKIPPED. Zero fails them. Site pages are compared byte for
+	// byte, so their inline code is verified and this does not apply.
+	AllowInline bool
+	// Sites are deployed web apps verified as a whole: every file of the
+	// rebuilt output folder is fetched and compared, and every page's
+	// subresources are accounted for. Zero means no site mode.
+	Sites []Site
+	// SiteDir, SiteURL, SiteInclude and SiteExclude describe one site from
+	// flags or action inputs; WithDefaults moves them into Sites.
+	SiteDir     string
+	SiteURL     string
+	SiteInclude []string
+	SiteExclude []string
 
 	// Bundle is the Sigstore bundle source: a file path, an https URL,
 	// "release-asset:<name>" or "github-attestations"; zero requires AllowUnsigned.
@@ -181,7 +246,33 @@ func (c Config) WithDefaults() Config {
 		arts[i] = a
 	}
 	c.Artifacts = arts
+	if c.SiteDir != "" || c.SiteURL != "" {
+		c.Sites = append(append([]Site(nil), c.Sites...), Site{Dir: c.SiteDir, URL: c.SiteURL, Include: c.SiteInclude, Exclude: c.SiteExclude})
+		c.SiteDir, c.SiteURL, c.SiteInclude, c.SiteExclude = "", "", nil, nil
+	}
+	sites := make([]Site, len(c.Sites))
+	for i, s := range c.Sites {
+		if s.URL != "" && !strings.HasSuffix(s.URL, "/") {
+			if u, err := url.Parse(s.URL); err == nil && u.RawQuery == "" && u.Fragment == "" {
+				s.URL += "/"
+			}
+		}
+		if s.Name == "" {
+			s.Name = siteName(s.URL)
+		}
+		sites[i] = s
+	}
+	c.Sites = sites
 	return c
+}
+
+// siteName is the default label of a site: its URL without the scheme.
+func siteName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return strings.TrimSuffix(u.Host+u.Path, "/")
 }
 
 func baseName(p string) string {
@@ -217,8 +308,10 @@ func (c Config) Validate() error {
 		return bad("missing-input", "--tag is required: the release tag to rebuild, e.g. --tag v1.0.1")
 	case strings.TrimSpace(c.BuildCommand) == "":
 		return bad("missing-input", "--build-command is required: the shell command that builds the release, e.g. --build-command 'pnpm install --frozen-lockfile && pnpm build'")
-	case len(c.Artifacts) == 0:
-		return bad("missing-input", "--artifact and --url are required: the built file (path or glob in the checkout) and where the CDN serves it")
+	case len(c.Artifacts) == 0 && len(c.Sites) == 0:
+		return bad("missing-input", "--artifact and --url (the built file and where the CDN serves it), or --site-dir and --site-url (the built web app and where it is served), are required")
+	case len(c.Sites) > MaxSites:
+		return bad("too-many-sites", "%d sites listed; at most %d are supported per run", len(c.Sites), MaxSites)
 	case len(c.Artifacts) > MaxArtifacts:
 		return bad("too-many-artifacts", "%d artifacts listed; at most %d are supported per run", len(c.Artifacts), MaxArtifacts)
 	case c.BuildTimeout < 0 || c.FetchTimeout < 0:
@@ -254,8 +347,17 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if len(c.Artifacts) == 0 && !c.AllowUnsigned {
+		if c.Bundle != "" {
+			return bad("missing-input", "--bundle signs a file: list the signed file as an artifact (--artifact and --url), or drop --bundle and pass --allow-unsigned")
+		}
+		return bad("missing-bundle", "no artifact is listed, so no signature can be checked: list the signed file as an artifact with --bundle, or pass --allow-unsigned to skip the signature check explicitly")
+	}
+	if err := c.validateSites(); err != nil {
+		return err
+	}
 	switch {
-	case c.PageURL == "" && !c.SkipPageCheck:
+	case c.PageURL == "" && !c.SkipPageCheck && len(c.Sites) == 0:
 		return bad("missing-input", "--page-url is required: the HTML page that loads the artifact with SRI (pass --skip-page-check if no page of yours loads it)")
 	case c.PageURL != "" && c.SkipPageCheck:
 		return bad("conflicting-inputs", "--page-url and --skip-page-check contradict each other; drop one")
@@ -287,6 +389,95 @@ func (c Config) Validate() error {
 		return bad("conflicting-inputs", "--allow-unsigned and --require-attestation contradict each other; drop one")
 	}
 	return c.validateSigner()
+}
+
+// validateSites checks the sites and the allow-lists.
+func (c Config) validateSites() error {
+	bad := func(reason, format string, args ...any) error {
+		return verdict.Usagef(reason, format, args...)
+	}
+	if err := checkAllow("", c.Allow, c.Frames); err != nil {
+		return err
+	}
+	if c.AllowInline && c.PageURL == "" {
+		return bad("conflicting-inputs", "--allow-inline applies to the page of --page-url, which is not rebuilt; without --page-url drop it (site pages are compared byte for byte)")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sites {
+		where := fmt.Sprintf("site %d", i+1)
+		if s.Name != "" {
+			where = fmt.Sprintf("site %q", s.Name)
+		}
+		switch {
+		case s.Dir == "":
+			return bad("missing-input", "%s: the rebuilt output folder is required (--site-dir dist, or dir: in the config)", where)
+		case s.URL == "":
+			return bad("missing-input", "%s: the URL it is served at is required (--site-url https://app.example.com/, or url: in the config)", where)
+		case names[s.Name]:
+			return bad("duplicate-site", "%s is listed twice; give each site a distinct name", where)
+		}
+		names[s.Name] = true
+		if err := checkRelDir(s.Dir); err != nil {
+			return bad("invalid-site", "%s: dir %v", where, err)
+		}
+		if err := checkURL(s.URL); err != nil {
+			return bad("invalid-url", "%s: url %v", where, err)
+		}
+		if u, _ := url.Parse(s.URL); u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			return bad("invalid-url", "%s: url %q must not have a query or fragment: files are served at URL + their path", where, s.URL)
+		}
+		if len(s.Include)+len(s.Exclude) > MaxSitePatterns {
+			return bad("invalid-site", "%s: more than %d include/exclude patterns", where, MaxSitePatterns)
+		}
+		for _, p := range append(append([]string(nil), s.Include...), s.Exclude...) {
+			if p == "" || !doublestar.ValidatePattern(p) || strings.HasPrefix(p, "/") {
+				return bad("invalid-site", "%s: %q is not a valid glob relative to the folder (e.g. **/*.map)", where, p)
+			}
+		}
+		if err := checkAllow(where+": ", s.Allow, s.Frames); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAllow validates allow-list entries and allowed frames.
+func checkAllow(where string, allow []AllowedResource, frames []string) error {
+	bad := func(format string, args ...any) error {
+		return verdict.Usagef("invalid-allow", where+format, args...)
+	}
+	if len(allow) > MaxSitePatterns || len(frames) > MaxSitePatterns {
+		return bad("more than %d allow or frame entries", MaxSitePatterns)
+	}
+	for _, a := range allow {
+		if err := checkURL(strings.TrimSuffix(a.URL, "*")); err != nil {
+			return bad("allowed resource %v (an exact URL, or a prefix ending in *)", err)
+		}
+		if a.Integrity != "" && !sriRE.MatchString(a.Integrity) {
+			return bad("allowed resource %q: integrity %q must be one sha256-/sha384-/sha512- value", a.URL, a.Integrity)
+		}
+	}
+	for _, f := range frames {
+		if err := checkURL(strings.TrimSuffix(f, "*")); err != nil {
+			return bad("allowed frame %v (an origin such as https://enclave.example.com, or a prefix ending in *)", err)
+		}
+	}
+	return nil
+}
+
+var sriRE = regexp.MustCompile(`^sha(256|384|512)-[A-Za-z0-9+/]+={0,2}$`)
+
+// checkRelDir accepts a clean, relative, slash-separated folder path.
+func checkRelDir(dir string) error {
+	if strings.HasPrefix(dir, "/") || strings.Contains(dir, "\\") || strings.ContainsAny(dir, "\x00\r\n") {
+		return fmt.Errorf("%q must be a folder relative to the checkout, e.g. dist", dir)
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(dir, "/"), "/") {
+		if seg == ".." {
+			return fmt.Errorf("%q must stay inside the checkout (no ..)", dir)
+		}
+	}
+	return nil
 }
 
 func (c Config) validateSigner() error {
@@ -460,6 +651,12 @@ type File struct {
 	FetchTimeout              string     `yaml:"fetch-timeout"`
 	NodeVersion               string     `yaml:"node-version"`
 	NodeMirror                string     `yaml:"node-mirror"`
+	// Sites lists deployed web apps; Site is the same for a single one.
+	Sites       []Site            `yaml:"sites"`
+	Site        *Site             `yaml:"site"`
+	Allow       []AllowedResource `yaml:"allow"`
+	Frames      []string          `yaml:"frames"`
+	AllowInline *bool             `yaml:"allow-inline"`
 }
 
 // LoadFile reads a YAML configuration file strictly (unknown keys and
@@ -523,10 +720,16 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.NodeMirror, f.NodeMirror)
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
 	c.Artifacts = append(c.Artifacts, f.Artifacts...)
+	c.Sites = append(c.Sites, f.Sites...)
+	if f.Site != nil {
+		c.Sites = append(c.Sites, *f.Site)
+	}
+	c.Allow = append(c.Allow, f.Allow...)
+	c.Frames = append(c.Frames, f.Frames...)
 	for _, b := range []struct {
 		dst *bool
 		v   *bool
-	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}} {
+	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}, {&c.AllowInline, f.AllowInline}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}
@@ -564,10 +767,14 @@ func explainYAML(err error) string {
 			keys = yamlKeys(reflect.TypeOf(File{}))
 		case "Artifact":
 			keys = yamlKeys(reflect.TypeOf(Artifact{}))
+		case "Site":
+			keys = yamlKeys(reflect.TypeOf(Site{}))
+		case "AllowedResource":
+			keys = yamlKeys(reflect.TypeOf(AllowedResource{}))
 		}
-		where := "the top level"
-		if parts[3] == "Artifact" {
-			where = "an artifact"
+		where := map[string]string{"Artifact": "an artifact", "Site": "a site", "AllowedResource": "an allow entry"}[parts[3]]
+		if where == "" {
+			where = "the top level"
 		}
 		return fmt.Sprintf("%sunknown key %q in %s (valid keys: %s)", parts[1], parts[2], where, strings.Join(keys, ", "))
 	})

@@ -32,7 +32,7 @@ func TestValidate(t *testing.T) {
 		{"missing repo", func(c *Config) { c.Repo = "" }, "--repo is required"},
 		{"missing tag", func(c *Config) { c.Tag = "" }, "--tag is required"},
 		{"missing build", func(c *Config) { c.BuildCommand = " " }, "--build-command is required"},
-		{"no artifacts", func(c *Config) { c.Artifacts = nil }, "--artifact and --url are required"},
+		{"no artifacts", func(c *Config) { c.Artifacts = nil }, "--artifact and --url (the built file"},
 		{"plain http CDN", func(c *Config) { c.Artifacts[0].URL = "http://cdn.example.com/a.js" }, "must use https"},
 		{"loopback http ok", func(c *Config) { c.Artifacts[0].URL = "http://127.0.0.1:8080/a.js" }, ""},
 		{"credentials in URL", func(c *Config) { c.Artifacts[0].URL = "https://u:p@cdn.example.com/a.js" }, "credentials"},

@@ -42,7 +42,14 @@ func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg c
 				skipped++
 			}
 		}
-		msg := fmt.Sprintf("The live artifact(s) are byte-for-byte what tag %s (commit %s) rebuilds to", src.Tag, short(src.Commit))
+		what := "The live artifact(s) are"
+		switch {
+		case len(cfg.Sites) > 0 && len(cfg.Artifacts) > 0:
+			what = "The live site(s) and artifact(s) are"
+		case len(cfg.Sites) > 0:
+			what = "Every served file of the site(s), and everything their pages load, is"
+		}
+		msg := fmt.Sprintf("%s byte-for-byte what tag %s (commit %s) rebuilds to", what, src.Tag, short(src.Commit))
 		if skipped > 0 {
 			return msg + fmt.Sprintf("; %d check(s) were SKIPPED and prove nothing.", skipped)
 		}

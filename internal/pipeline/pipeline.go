@@ -42,6 +42,7 @@ const (
 	FetchStageTimeout     = 15 * time.Minute
 	PageStageTimeout      = 5 * time.Minute
 	SignatureStageTimeout = 10 * time.Minute
+	SiteStageTimeout      = 15 * time.Minute
 	TrustTimeout          = 60 * time.Second
 	GitTimeout            = 5 * time.Minute
 	APITimeout            = 30 * time.Second
@@ -133,6 +134,7 @@ type run struct {
 	work     string
 	evidence *report.Evidence
 	arts     []*artifactState
+	sites    []*siteState
 	usage    error // first usage-class stage error
 	tc       *toolchain.Result
 }
@@ -205,8 +207,14 @@ func (r *run) execute(ctx context.Context) {
 		return
 	}
 	r.stage("build", func() { ok = r.build(ctx) })
+	if ok && len(r.cfg.Sites) > 0 {
+		r.walkSites()
+	}
 	r.stage("fetch", func() { r.withTimeout(ctx, FetchStageTimeout, r.fetch) })
 	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })
+	if len(r.sites) > 0 {
+		r.stage("site", func() { r.withTimeout(ctx, SiteStageTimeout, r.site) })
+	}
 	if ok {
 		r.stage("signature", func() { r.withTimeout(ctx, SignatureStageTimeout, r.signature) })
 	}

@@ -36,6 +36,11 @@ func Preflight(cfg config.Config) error {
 			return err
 		}
 	}
+	for _, s := range cfg.Sites {
+		if _, err := fetch.ValidateURL(s.URL); err != nil {
+			return err
+		}
+	}
 	if cfg.PageURL != "" {
 		if _, err := fetch.ValidateURL(cfg.PageURL); err != nil {
 			return err

@@ -19,6 +19,9 @@ func (r *run) page(ctx context.Context) {
 			Message: "skipped by --skip-page-check: no page's integrity= attributes were checked"})
 		return
 	}
+	if r.cfg.PageURL == "" {
+		return // site mode: the pages are the release's HTML files (stage_site.go)
+	}
 	r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
 	body, res, err := fetch.Bytes(ctx, r.d.HTTP, r.cfg.PageURL, MaxPageSize, r.d.FetchOptions)
 	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL}

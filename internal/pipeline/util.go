@@ -147,6 +147,26 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 			args = append(args, "--bundle", q(b))
 		}
 	}
+	if cfg.ConfigFile == "" {
+		for _, s := range cfg.Sites {
+			args = append(args, "--site-dir", q(s.Dir), "--site-url", q(s.URL))
+			for _, p := range s.Include {
+				args = append(args, "--site-include", q(p))
+			}
+			for _, p := range s.Exclude {
+				args = append(args, "--site-exclude", q(p))
+			}
+		}
+		for _, a := range cfg.Allow {
+			args = append(args, "--allow-subresource", q(strings.TrimSpace(a.URL+" "+a.Integrity)))
+		}
+		for _, f := range cfg.Frames {
+			args = append(args, "--allow-frame", q(f))
+		}
+	}
+	if cfg.AllowInline {
+		args = append(args, "--allow-inline")
+	}
 	if cfg.PageURL != "" {
 		args = append(args, "--page-url", q(cfg.PageURL))
 	}

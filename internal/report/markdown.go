@@ -102,6 +102,7 @@ func (m *mdWriter) render(r *Report) {
 	m.toolchain(r)
 	m.artifacts(r)
 	m.page(r)
+	m.sites(r)
 	m.checks(r)
 	m.signature(r)
 	m.reproduce(r)

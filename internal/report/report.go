@@ -37,6 +37,7 @@ type Report struct {
 	Source        Source          `json:"source"`
 	Artifacts     []Artifact      `json:"artifacts"`
 	Page          *Page           `json:"page,omitempty"`
+	Sites         []Site          `json:"sites,omitempty"` // site mode: each web app verified as a whole
 	Signature     *Signature      `json:"signature,omitempty"`
 	// Toolchain is what the rebuild ran with and where each version came from.
 	Toolchain  *toolchain.Result `json:"toolchain,omitempty"`
@@ -109,9 +110,73 @@ type HTTPInfo struct {
 
 // Page is the HTML page whose integrity declarations were checked.
 type Page struct {
-	URL          string `json:"url"`
-	FinalURL     string `json:"finalUrl,omitempty"`
-	Declarations int    `json:"declarations"`
+	URL      string `json:"url"`
+	FinalURL string `json:"finalUrl,omitempty"`
+	// Declarations counts the integrity attributes (and import map
+	// integrity entries) that exist on the page; WithoutIntegrity counts the
+	// script and style references that have none.
+	Declarations     int `json:"declarations"`
+	WithoutIntegrity int `json:"withoutIntegrity,omitempty"`
+	// References is what the page makes the browser run or apply, and how
+	// each was accounted for.
+	References []Reference `json:"references,omitempty"`
+}
+
+// Site is one deployed web app verified as a whole: every file of the
+// rebuilt output folder fetched and compared, every page accounted for.
+type Site struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	Dir  string `json:"dir"` // the rebuilt output folder, in the checkout
+	// Files are the fetches of the release's files (an index.html twice:
+	// at its own URL and at its folder's URL).
+	Files []SiteFile `json:"files"`
+	// Excluded are the files of the folder that were not fetched, and why.
+	Excluded []SiteExcluded `json:"excluded"`
+	// Pages are the release's HTML pages as served, and their references.
+	Pages []SitePage `json:"pages"`
+}
+
+// SiteFile is one file of the release fetched from the site.
+type SiteFile struct {
+	Path    string         `json:"path"`
+	URL     string         `json:"url"`
+	Status  verdict.Status `json:"status"` // pass | fail | error
+	Reason  string         `json:"reason,omitempty"`
+	Rebuilt *Digests       `json:"rebuilt,omitempty"`
+	Live    *Digests       `json:"live,omitempty"`
+	HTTP    *HTTPInfo      `json:"http,omitempty"`
+}
+
+// SiteExcluded is a file of the output folder that was not fetched.
+type SiteExcluded struct {
+	Path string `json:"path"`
+	Why  string `json:"why"`
+}
+
+// SitePage is one HTML page of a site, as served, and what it references.
+type SitePage struct {
+	Path             string      `json:"path"`
+	URL              string      `json:"url"`
+	Declarations     int         `json:"declarations"`
+	WithoutIntegrity int         `json:"withoutIntegrity"`
+	References       []Reference `json:"references"`
+}
+
+// Reference is one thing a page makes the browser run, apply or embed
+// (a script, a style, a frame, an import map target, a <base>, a refresh,
+// inline code) and whether it is accounted for.
+type Reference struct {
+	Kind      string `json:"kind"`
+	Ref       string `json:"ref,omitempty"` // as written on the page
+	URL       string `json:"url,omitempty"` // resolved
+	Integrity string `json:"integrity,omitempty"`
+	// Status is pass when accounted for, fail when not, skipped when an
+	// explicit input accepted it unverified.
+	Status verdict.Status `json:"status"`
+	// By says how it was accounted for (a release file, a pin, an allow-list
+	// entry) or why it was not.
+	By string `json:"by"`
 }
 
 // Signature is the result of the Sigstore verification of the release.

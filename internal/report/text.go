@@ -91,6 +91,7 @@ func (t *textWriter) render(r *Report) {
 		t.line("%s: %s", line, plural(p.Declarations, "integrity declaration", "integrity declarations"))
 		t.line("")
 	}
+	t.sites(r)
 	t.checks(r)
 	t.signature(r)
 	if len(r.Reproduce) > 0 {

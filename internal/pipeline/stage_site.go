@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/site"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// Check IDs of the site stage.
+const (
+	idSiteFiles = "site-files" // one per site: every file fetched and byte-identical
+	idSiteFile  = "site-file"  // one per file fetch that did not pass
+	idSiteWalk  = "site"       // the output folder could not be listed
+)
+
+// siteState is one site through the run. tree is the parsed rebuilt output
+// folder (host configuration files such as _headers are in tree.Skipped,
+// with HostConfig set), kept for later stages.
+type siteState struct {
+	cfg  config.Site
+	base *url.URL
+	tree site.Tree
+	// walked is false when the folder could not be listed.
+	walked bool
+	// live holds the fetched copy of each verified file, by path.
+	live map[string]siteFetched
+	rep  *report.Site
+}
+
+// siteFetchJob is one URL of the release to fetch into Dest.
+type siteFetchJob struct {
+	Path string // the release file it must equal
+	URL  string
+	Dest string
+	File site.File
+}
+
+// siteFetched is the outcome of one siteFetchJob.
+type siteFetched struct {
+	Job siteFetchJob
+	Res fetch.Result
+	Err error
+}
+
+// walkSites lists each site's rebuilt output folder (after the build).
+func (r *run) walkSites() {
+	for _, sc := range r.cfg.Sites {
+		base, _ := url.Parse(sc.URL) // validated by Preflight
+		r.rep.Sites = append(r.rep.Sites, report.Site{Name: sc.Name, URL: sc.URL, Dir: sc.Dir})
+		r.sites = append(r.sites, &siteState{cfg: sc, base: base, live: map[string]siteFetched{}})
+	}
+	for i, st := range r.sites {
+		st.rep = &r.rep.Sites[i]
+		root := filepath.Join(r.work, "src", filepath.FromSlash(st.cfg.Dir))
+		tree, err := site.Walk(root, site.Filter{Include: st.cfg.Include, Exclude: st.cfg.Exclude}, r.cfg.MaxArtifactSize)
+		if err != nil {
+			r.stageError(idSiteWalk, st.cfg.Name, "Rebuilt site folder", err)
+			continue
+		}
+		st.tree, st.walked = tree, true
+		for _, s := range tree.Skipped {
+			st.rep.Excluded = append(st.rep.Excluded, report.SiteExcluded{Path: s.Path, Why: s.Why})
+		}
+		r.d.Log.Logf("Site %s: %d file(s) to verify (%d bytes), %d excluded", st.cfg.Name, len(tree.Files), tree.Bytes, len(tree.Skipped))
+	}
+}
+
+// site fetches every file of every site and compares it with its rebuilt copy.
+func (r *run) site(ctx context.Context) {
+	for si, st := range r.sites {
+		if !st.walked {
+			continue
+		}
+		var jobs []siteFetchJob
+		for i, f := range st.tree.Files {
+			u := site.FileURL(st.base, f.Path)
+			jobs = append(jobs, siteFetchJob{Path: f.Path, URL: u, Dest: filepath.Join(r.work, fmt.Sprintf("site%d-%d", si, i)), File: f})
+			if d := site.DirURL(st.base, f.Path); d != "" {
+				jobs = append(jobs, siteFetchJob{Path: f.Path, URL: d, Dest: filepath.Join(r.work, fmt.Sprintf("site%d-%d-dir", si, i)), File: f})
+			}
+		}
+		results := r.fetchSiteFiles(ctx, jobs)
+		var checks []verdict.Check
+		for _, res := range results {
+			checks = append(checks, r.compareSiteFile(st, res)...)
+		}
+		ok := len(checks) == 0
+		r.add(checks...)
+		if ok {
+			r.add(verdict.Check{ID: idSiteFiles, Subject: st.cfg.Name, Title: "Every file of the site equals the rebuilt file", Status: verdict.StatusPass,
+				Message: fmt.Sprintf("%d fetch(es) of %d release file(s) byte-identical (SHA-256, SRI, size); %d file(s) excluded", len(results), len(st.tree.Files), len(st.tree.Skipped))})
+		}
+	}
+}
+
+// fetchSiteFiles is the one place the site stage downloads: every URL of
+// every release file, each into its Dest.
+func (r *run) fetchSiteFiles(ctx context.Context, jobs []siteFetchJob) []siteFetched {
+	out := make([]siteFetched, 0, len(jobs))
+	for _, j := range jobs {
+		opts := r.d.FetchOptions
+		opts.MaxSize = r.cfg.MaxArtifactSize
+		res, err := fetch.ToFile(ctx, r.d.HTTP, j.URL, j.Dest, opts)
+		out = append(out, siteFetched{Job: j, Res: res, Err: err})
+	}
+	return out
+}
+
+// compareSiteFile records one fetch and returns the checks of a fetch that
+// did not match (none when it did).
+func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
+	rf := report.SiteFile{Path: f.Job.Path, URL: f.Job.URL, Rebuilt: digests(f.Job.File.Sum)}
+	if f.Res.Status != 0 {
+		rf.HTTP = &report.HTTPInfo{Status: f.Res.Status, Attempts: f.Res.Attempts, Headers: f.Res.Headers}
+	}
+	defer func() { st.rep.Files = append(st.rep.Files, rf) }()
+	if f.Err != nil {
+		c := verdict.FromError(idSiteFile, f.Job.URL, "Fetch the site file", f.Err)
+		if f.Res.Status == http.StatusNotFound || f.Res.Status == http.StatusGone {
+			// The deployment lacks a file of the release. Nothing is proven
+			// tampered (a partial or lagging deploy looks the same), and
+			// nothing is verified: could not verify.
+			c.Status, c.Reason = verdict.StatusError, site.ReasonSiteFileMissing
+			c.Message = fmt.Sprintf("%s is a file of the release but %s answers HTTP %d: the deployment does not serve it, so the site cannot be verified", f.Job.Path, f.Job.URL, f.Res.Status)
+		}
+		rf.Status, rf.Reason = c.Status, c.Reason
+		return []verdict.Check{c}
+	}
+	rf.Live = digests(f.Res.Sum)
+	if f.Job.URL == site.FileURL(st.base, f.Job.Path) {
+		st.live[f.Job.Path] = f
+	}
+	var failed []verdict.Check
+	for _, c := range compare.Artifact(f.Job.Path, f.Job.File.Sum, f.Res.Sum, firstNonEmpty(f.Res.FinalURL, f.Job.URL)) {
+		if c.Status == verdict.StatusFail {
+			c.ID, c.Subject = idSiteFile, f.Job.URL
+			c.Title = "Site file equals the rebuilt file (" + c.Title + ")"
+			if len(failed) == 0 {
+				if d := describeDifference(f.Job.File.Abs, f.Job.Dest); d != "" {
+					c.Message += "; " + d
+				}
+			}
+			failed = append(failed, c)
+		}
+	}
+	rf.Status = verdict.StatusPass
+	if len(failed) > 0 {
+		rf.Status, rf.Reason = verdict.StatusFail, failed[0].Reason
+	}
+	return failed
+}
+
+// isPage reports whether a file of the release is an HTML page, by its name
+// or by the type it was served with.
+func isPage(rel string, headers map[string]string) bool {
+	switch strings.ToLower(path.Ext(rel)) {
+	case ".html", ".htm", ".xhtml":
+		return true
+	}
+	ct := strings.ToLower(headers["Content-Type"])
+	return strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "application/xhtml+xml")
+}
