@@ -40,15 +40,15 @@ const (
 
 // Reasons of the errors and checks of this package.
 const (
-	ReasonSiteUnreadable         = "site-unreadable"
-	ReasonSiteBadName            = "site-bad-name"
-	ReasonSiteTooLarge           = "site-too-large"
-	ReasonSiteEmpty              = "site-empty"
-	ReasonUnverifiedSubresource  = "unverified-subresource"
-	ReasonSiteFileMissing        = "site-file-missing"
-	hostConfigWhy                = "host configuration: read by the host, not served"
-	notIncludedWhy               = "not matched by any include pattern"
-	excludedWhyPrefix            = "excluded by "
+	ReasonSiteUnreadable        = "site-unreadable"
+	ReasonSiteBadName           = "site-bad-name"
+	ReasonSiteTooLarge          = "site-too-large"
+	ReasonSiteEmpty             = "site-empty"
+	ReasonUnverifiedSubresource = "unverified-subresource"
+	ReasonSiteFileMissing       = "site-file-missing"
+	hostConfigWhy               = "host configuration: read by the host, not served"
+	notIncludedWhy              = "not matched by any include pattern"
+	excludedWhyPrefix           = "excluded by "
 )
 
 // HostConfigFiles are the files at the top of an output folder that Cloudflare
