@@ -209,6 +209,11 @@ func (r *run) execute(ctx context.Context) {
 	r.stage("build", func() { ok = r.build(ctx) })
 	if ok && len(r.cfg.Sites) > 0 {
 		r.walkSites()
+		defer func() {
+			for _, st := range r.sites {
+				st.tree.Close()
+			}
+		}()
 	}
 	r.stage("fetch", func() { r.withTimeout(ctx, FetchStageTimeout, r.fetch) })
 	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })

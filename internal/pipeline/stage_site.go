@@ -30,7 +30,7 @@ const (
 type siteState struct {
 	cfg  config.Site
 	base *url.URL
-	tree site.Tree
+	tree *site.Tree
 	// walked is false when the folder could not be listed.
 	walked bool
 	// live holds the fetched copy of each verified file, by path.
@@ -62,8 +62,7 @@ func (r *run) walkSites() {
 	}
 	for i, st := range r.sites {
 		st.rep = &r.rep.Sites[i]
-		root := filepath.Join(r.work, "src", filepath.FromSlash(st.cfg.Dir))
-		tree, err := site.Walk(root, site.Filter{Include: st.cfg.Include, Exclude: st.cfg.Exclude}, r.cfg.MaxArtifactSize)
+		tree, err := site.Walk(filepath.Join(r.work, "src"), st.cfg.Dir, site.Filter{Include: st.cfg.Include, Exclude: st.cfg.Exclude}, r.cfg.MaxArtifactSize)
 		if err != nil {
 			r.stageError(idSiteWalk, st.cfg.Name, "Rebuilt site folder", err)
 			continue
@@ -147,8 +146,11 @@ func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
 			c.ID, c.Subject = idSiteFile, f.Job.URL
 			c.Title = "Site file equals the rebuilt file (" + c.Title + ")"
 			if len(failed) == 0 {
-				if d := describeDifference(f.Job.File.Abs, f.Job.Dest); d != "" {
-					c.Message += "; " + d
+				if rebuilt, err := st.tree.Open(f.Job.Path); err == nil {
+					if d := describeDifference(rebuilt, f.Job.Dest); d != "" {
+						c.Message += "; " + d
+					}
+					rebuilt.Close()
 				}
 			}
 			failed = append(failed, c)

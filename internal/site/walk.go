@@ -7,8 +7,7 @@
 // rebuilt bytes, or an explicit allow-list entry. Everything else fails
 // with reason "unverified-subresource".
 //
-// Account is pure. Walk reads the file system; every file is opened by
-// openRegular, once, and hashed from that descriptor.
+// Account is pure. Walk reads the file system through package safefs.
 package site
 
 import (
@@ -25,6 +24,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/lukium/kms-verify-action/internal/digest"
+	"github.com/lukium/kms-verify-action/internal/safefs"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -59,30 +59,29 @@ var HostConfigFiles = []string{"_headers", "_redirects", "_routes.json", "_worke
 // File is one file of the release.
 type File struct {
 	Path string     // slash-separated, relative to the folder; validated by ValidatePath
-	Abs  string     // where it is on disk
 	Sum  digest.Sum // of the rebuilt bytes
 }
 
 // Skipped is a file of the folder that is not fetched, and why.
 type Skipped struct {
 	Path string
-	Abs  string
 	Why  string
 	// HostConfig marks the host's configuration files (HostConfigFiles).
 	HostConfig bool
 }
 
 // Tree is the rebuilt output folder: the files to verify, in path order,
-// and the ones left out.
+// and the ones left out. It holds the folder open (see Walk).
 type Tree struct {
 	Files   []File
 	Skipped []Skipped
 	Bytes   int64
+	root    *safefs.Root
 }
 
 // HostConfig returns the skipped host configuration file named name
-// ("_headers"), if the folder has one.
-func (t Tree) HostConfig(name string) (Skipped, bool) {
+// ("_headers"), if the folder has one; read it with Open.
+func (t *Tree) HostConfig(name string) (Skipped, bool) {
 	for _, s := range t.Skipped {
 		if s.HostConfig && s.Path == name {
 			return s, true
@@ -146,33 +145,25 @@ func ValidatePath(rel string) error {
 	return nil
 }
 
-// Walk lists the regular files under root (the rebuilt output folder) and
-// hashes each verified one, refusing any larger than maxFile bytes. Symbolic
-// links are never followed: one in the folder is an error, as are invalid
-// file names (ValidatePath), more than MaxFiles files or MaxTotalBytes bytes,
-// and a folder with nothing to verify. Errors are ErrInconclusive-class.
-func Walk(root string, f Filter, maxFile int64) (Tree, error) {
-	var t Tree
-	info, err := os.Lstat(root)
+// Walk lists the regular files of the folder dir (slash-separated,
+// relative to checkout) and hashes each verified one, refusing any larger
+// than maxFile bytes. Every file is opened once through package safefs and
+// hashed from that descriptor; symbolic links are never followed: one in the
+// folder or on the way to it is an error, as are invalid file names
+// (ValidatePath), more than MaxFiles files or MaxTotalBytes bytes, and a
+// folder with nothing to verify. Errors are ErrInconclusive-class. On
+// success the Tree holds the folder open (Open, Close).
+func Walk(checkout, dir string, f Filter, maxFile int64) (*Tree, error) {
+	if err := checkFolder(checkout, dir); err != nil {
+		return nil, err
+	}
+	root, err := safefs.OpenRoot(filepath.Join(checkout, filepath.FromSlash(dir)))
 	if err != nil {
-		return t, verdict.Inconclusivef(ReasonSiteUnreadable, "the build output folder: %v", err)
+		return nil, verdict.Inconclusivef(ReasonSiteUnreadable, "the build output folder %s: %v", dir, err)
 	}
-	if !info.IsDir() {
-		return t, verdict.Inconclusivef(ReasonSiteUnreadable, "the build output %q is not a folder (symbolic links are not followed)", filepath.Base(root))
-	}
+	t := &Tree{root: root}
 	count := 0
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	err = root.Walk(safefs.Limits{MaxFiles: 2 * MaxFiles}, func(rel string, d fs.DirEntry) error {
 		if err := ValidatePath(rel); err != nil {
 			return verdict.Inconclusivef(ReasonSiteBadName, "the build output holds a file name that cannot be served safely (%q): %v", rel, err)
 		}
@@ -188,10 +179,10 @@ func Walk(root string, f Filter, maxFile int64) (Tree, error) {
 			return verdict.Inconclusivef(ReasonSiteTooLarge, "the build output has more than %d files; narrow it with include/exclude globs", MaxFiles)
 		}
 		if why, hc := f.skip(rel); why != "" {
-			t.Skipped = append(t.Skipped, Skipped{Path: rel, Abs: p, Why: why, HostConfig: hc})
+			t.Skipped = append(t.Skipped, Skipped{Path: rel, Why: why, HostConfig: hc})
 			return nil
 		}
-		sum, err := hashFile(p, maxFile)
+		sum, err := t.hash(rel, maxFile)
 		if err != nil {
 			if errors.Is(err, digest.ErrTooLarge) {
 				return verdict.Inconclusivef(ReasonSiteTooLarge, "%s is larger than %d bytes; raise --max-artifact-size or exclude it", rel, maxFile)
@@ -201,27 +192,60 @@ func Walk(root string, f Filter, maxFile int64) (Tree, error) {
 		if t.Bytes += sum.Size; t.Bytes > MaxTotalBytes {
 			return verdict.Inconclusivef(ReasonSiteTooLarge, "the build output holds more than %d bytes; exclude what is not served", int64(MaxTotalBytes))
 		}
-		t.Files = append(t.Files, File{Path: rel, Abs: p, Sum: sum})
+		t.Files = append(t.Files, File{Path: rel, Sum: sum})
 		return nil
 	})
 	if err != nil {
+		root.Close()
 		var v *verdict.Error
-		if errors.As(err, &v) {
-			return Tree{}, err
+		switch {
+		case errors.As(err, &v):
+			return nil, err
+		case errors.Is(err, safefs.ErrTooMany), errors.Is(err, safefs.ErrTooDeep):
+			return nil, verdict.Inconclusivef(ReasonSiteTooLarge, "the build output folder is too large or too deep: %v", err)
 		}
-		return Tree{}, verdict.Inconclusivef(ReasonSiteUnreadable, "walking the build output: %v", err)
+		return nil, verdict.Inconclusivef(ReasonSiteUnreadable, "walking the build output: %v", err)
 	}
 	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
 	sort.Slice(t.Skipped, func(i, j int) bool { return t.Skipped[i].Path < t.Skipped[j].Path })
 	if len(t.Files) == 0 {
-		return t, verdict.Inconclusivef(ReasonSiteEmpty, "no file of the build output is left to verify after include/exclude (%d skipped): nothing would be proven", len(t.Skipped))
+		root.Close()
+		return nil, verdict.Inconclusivef(ReasonSiteEmpty, "no file of the build output %s is left to verify after include/exclude (%d skipped): nothing would be proven", dir, len(t.Skipped))
 	}
 	return t, nil
 }
 
-// hashFile hashes one file of the output, read through openRegular.
-func hashFile(p string, max int64) (digest.Sum, error) {
-	f, err := OpenRegular(p)
+// checkFolder refuses a site folder that is missing, not a folder, or
+// reached through a symbolic link.
+func checkFolder(checkout, dir string) error {
+	cr, err := safefs.OpenRoot(checkout)
+	if err != nil {
+		return verdict.Inconclusivef(ReasonSiteUnreadable, "the checkout: %v", err)
+	}
+	defer cr.Close()
+	clean := path.Clean(strings.TrimSuffix(dir, "/"))
+	if clean == "." {
+		return nil
+	}
+	parts := strings.Split(clean, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		info, err := cr.Lstat(p)
+		switch {
+		case err != nil:
+			return verdict.Inconclusivef(ReasonSiteUnreadable, "the build output folder %s: %v (does the build write it?)", dir, err)
+		case info.Mode()&fs.ModeSymlink != 0:
+			return verdict.Inconclusivef(ReasonSiteUnreadable, "the build output folder %s: %s is a symbolic link, which is not followed", dir, p)
+		case !info.IsDir():
+			return verdict.Inconclusivef(ReasonSiteUnreadable, "the build output %s is not a folder", p)
+		}
+	}
+	return nil
+}
+
+// hash hashes one file of the folder, read through safefs.
+func (t *Tree) hash(rel string, max int64) (digest.Sum, error) {
+	f, err := t.root.Open(rel)
 	if err != nil {
 		return digest.Sum{}, err
 	}
@@ -229,31 +253,19 @@ func hashFile(p string, max int64) (digest.Sum, error) {
 	return digest.Reader(f, max)
 }
 
-// OpenRegular opens a file of the build output for reading: it must be a
-// regular file, and the file opened must be the one that was inspected
-// without following links (a build process that swaps it for a symbolic
-// link in between is caught by comparing the two). Every read of the build
-// output goes through here.
-//
-// TODO(harden): replace with internal/safefs (openat2 RESOLVE_BENEATH|
-// RESOLVE_NO_SYMLINKS) once it is on main; this check does not cover a
-// parent folder swapped for a link.
-func OpenRegular(p string) (*os.File, error) {
-	before, err := os.Lstat(p)
-	if err != nil {
-		return nil, err
+// Open opens a file of the folder for reading (a page, _headers, a copy to
+// diff), through safefs: no link followed, a regular file.
+func (t *Tree) Open(rel string) (*os.File, error) {
+	if t == nil || t.root == nil {
+		return nil, fs.ErrClosed
 	}
-	if !before.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path.Base(filepath.ToSlash(p)))
+	return t.root.Open(rel)
+}
+
+// Close releases the folder.
+func (t *Tree) Close() error {
+	if t == nil || t.root == nil {
+		return nil
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	after, err := f.Stat()
-	if err != nil || !after.Mode().IsRegular() || !os.SameFile(before, after) {
-		f.Close()
-		return nil, fmt.Errorf("%s changed while it was opened", path.Base(filepath.ToSlash(p)))
-	}
-	return f, nil
+	return t.root.Close()
 }
