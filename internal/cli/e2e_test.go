@@ -315,6 +315,16 @@ func TestVerifyEndToEnd(t *testing.T) {
 		{name: "an unknown Content-Encoding", cdn: encoded("compress", artifact), want: want{code: cli.ExitInconclusive, reason: "unknown-encoding", checkID: "fetch", status: verdict.StatusError}},
 		{name: "a gzip bomb", cdn: encoded("gzip", gzipBytes(bytes.Repeat([]byte{0}, 4<<20))), extra: []string{"--max-artifact-size", "1MiB"},
 			want: want{code: cli.ExitInconclusive, reason: "too-large", checkID: "fetch", status: verdict.StatusError, inText: "decompression bomb"}},
+		{name: "a stalling CDN is stopped by the fetch budget", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+		}, extra: []string{"--fetch-budget", "1s", "--fetch-timeout", "30s"}, want: want{code: cli.ExitInconclusive, reason: "fetch-budget", checkID: "fetch", status: verdict.StatusError, inText: "fetch budget"}},
+		{name: "Retry-After of a day ends at once", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Retry-After", "86400")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, extra: []string{"--fetch-timeout", "5s"}, want: want{code: cli.ExitInconclusive, reason: "http-status", checkID: "fetch", status: verdict.StatusError, inText: "gave up"}},
 		{name: "connection cut mid-body is could-not-verify", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(artifact)))
 			_, _ = w.Write(artifact[:10])

@@ -111,6 +111,10 @@ var verifyOptions = []option{
 		c.FetchTimeout, err = config.ParseDuration("--fetch-timeout", v)
 		return err
 	}},
+	{name: "fetch-budget", usage: "total time every fetch of the run may take together, retries and Retry-After waits included (default 2m); a stalling server is exit 2 when it is spent", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.FetchBudget, err = config.ParseDuration("--fetch-budget", v)
+		return err
+	}},
 	{name: "github-api-url", usage: "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)", set: str(func(c *config.Config) *string { return &c.GitHubAPIURL })},
 	{name: "verbose", bool: true, usage: "print the build log and more progress", set: boolean("verbose", func(c *config.Config) *bool { return &c.Verbose })},
 }

@@ -29,8 +29,10 @@ import (
 
 // Limits and defaults, in one place.
 const (
-	DefaultBuildTimeout    = 20 * time.Minute
-	DefaultFetchTimeout    = 60 * time.Second
+	DefaultBuildTimeout = 20 * time.Minute
+	DefaultFetchTimeout = 60 * time.Second
+	// DefaultFetchBudget is the total time every fetch of a run may take together.
+	DefaultFetchBudget     = 2 * time.Minute
 	DefaultMaxArtifactSize = 100 << 20 // 100 MiB
 	MaxArtifactSizeLimit   = 4 << 30   // 4 GiB: beyond this the flag is almost surely a typo
 	MaxArtifacts           = 64
@@ -211,6 +213,10 @@ type Config struct {
 	MaxArtifactSize int64
 	// FetchTimeout bounds each HTTP attempt; zero means DefaultFetchTimeout.
 	FetchTimeout time.Duration
+	// FetchBudget bounds every fetch of the run together (the live copies
+	// and the pages, with their retries and Retry-After waits); zero means
+	// DefaultFetchBudget.
+	FetchBudget time.Duration
 	// Verbose prints progress details.
 	Verbose bool
 	// ConfigFile is the YAML file the settings came from, if any (for the
@@ -225,6 +231,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FetchTimeout == 0 {
 		c.FetchTimeout = DefaultFetchTimeout
+	}
+	if c.FetchBudget == 0 {
+		c.FetchBudget = DefaultFetchBudget
 	}
 	if c.MaxArtifactSize == 0 {
 		c.MaxArtifactSize = DefaultMaxArtifactSize
@@ -314,7 +323,7 @@ func (c Config) Validate() error {
 		return bad("too-many-sites", "%d sites listed; at most %d are supported per run", len(c.Sites), MaxSites)
 	case len(c.Artifacts) > MaxArtifacts:
 		return bad("too-many-artifacts", "%d artifacts listed; at most %d are supported per run", len(c.Artifacts), MaxArtifacts)
-	case c.BuildTimeout < 0 || c.FetchTimeout < 0:
+	case c.BuildTimeout < 0 || c.FetchTimeout < 0 || c.FetchBudget < 0:
 		return bad("invalid-duration", "timeouts must be positive durations such as 20m or 90s")
 	case c.MaxArtifactSize < 0 || c.MaxArtifactSize > MaxArtifactSizeLimit:
 		return bad("invalid-size", "--max-artifact-size must be between 1 byte and 4GiB, e.g. 100MiB")
@@ -649,6 +658,7 @@ type File struct {
 	PredicateType             string     `yaml:"predicate-type"`
 	MaxArtifactSize           string     `yaml:"max-artifact-size"`
 	FetchTimeout              string     `yaml:"fetch-timeout"`
+	FetchBudget               string     `yaml:"fetch-budget"`
 	NodeVersion               string     `yaml:"node-version"`
 	NodeMirror                string     `yaml:"node-mirror"`
 	// Sites lists deployed web apps; Site is the same for a single one.
@@ -742,6 +752,11 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	}
 	if f.FetchTimeout != "" {
 		if c.FetchTimeout, err = ParseDuration("fetch-timeout", f.FetchTimeout); err != nil {
+			return base, err
+		}
+	}
+	if f.FetchBudget != "" {
+		if c.FetchBudget, err = ParseDuration("fetch-budget", f.FetchBudget); err != nil {
 			return base, err
 		}
 	}

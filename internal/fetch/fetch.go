@@ -41,7 +41,8 @@ const (
 	MaxRedirects = 5
 	// DefaultRetries is how many retries follow a failed first attempt, and the cap.
 	DefaultRetries = 3
-	// MaxRetryAfter caps how long a server's Retry-After may make us wait.
+	// MaxRetryAfter is the longest Retry-After the verifier waits; a server
+	// that asks for more is given up on at once (never waited on partly).
 	MaxRetryAfter = 30 * time.Second
 	// MaxHeaderBytes bounds the response header block.
 	MaxHeaderBytes = 64 << 10
@@ -67,6 +68,10 @@ type Options struct {
 	Retries int                                              // retries after the first attempt, capped at DefaultRetries; 0 = DefaultRetries, negative = none
 	Backoff func(attempt int) time.Duration                  // delay before retry number attempt (1-based); nil = 500ms, 1s, 2s
 	Sleep   func(ctx context.Context, d time.Duration) error // waits d or until ctx is done; nil = a timer
+	// Budget is the run's total fetch budget, shared by every fetch of the
+	// run: attempts and retry waits end when it is spent ("fetch-budget").
+	// nil = no budget beyond the per-attempt timeout and the retry cap.
+	Budget *Budget
 	// Header holds request headers that replace the tool's own (a client
 	// profile's User-Agent, Accept, Accept-Encoding...); nil = the tool's own.
 	Header http.Header
@@ -259,10 +264,16 @@ func get(ctx context.Context, c *http.Client, rawURL string, o Options, open fun
 		return res, verdict.Usagef("internal-error", "fetch: nil http.Client")
 	}
 	o = o.withDefaults()
+	// Every attempt and every wait runs under the run's fetch budget.
+	bctx, cancel := o.Budget.context(ctx)
+	defer cancel()
 	buf := make([]byte, copyBufSize)
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
-		err := once(ctx, c, u, o.Header, o.MaxSize, open, buf, &res)
+		err := once(bctx, c, u, o.Header, o.MaxSize, open, buf, &res)
+		if err != nil && spent(bctx) && ctx.Err() == nil {
+			return res, o.Budget.budgetError(rawURL, unretryable(err))
+		}
 		var r *retryable
 		if err == nil || !errors.As(err, &r) {
 			return res, err
@@ -270,11 +281,32 @@ func get(ctx context.Context, c *http.Client, rawURL string, o Options, open fun
 		if attempt >= o.Retries || ctx.Err() != nil {
 			return res, r.err
 		}
-		d := max(o.Backoff(attempt+1), min(r.retryAfter, MaxRetryAfter))
-		if err := o.Sleep(ctx, d); err != nil {
+		if r.retryAfter > MaxRetryAfter {
+			// Waiting less than the server asked is pointless, and waiting
+			// that long is beyond any bound the user set: give up now.
+			return res, verdict.New(verdict.ErrInconclusive, verdict.ReasonOf(r.err),
+				fmt.Errorf("%w; gave up: the server asked to retry after %s, longer than the %s the verifier waits", r.err, r.retryAfter, MaxRetryAfter))
+		}
+		d := max(o.Backoff(attempt+1), r.retryAfter)
+		if o.Budget != nil && d >= o.Budget.Remaining() {
+			return res, o.Budget.waitError(rawURL, d, r.err)
+		}
+		if err := o.Sleep(bctx, d); err != nil {
+			if spent(bctx) && ctx.Err() == nil {
+				return res, o.Budget.budgetError(rawURL, r.err)
+			}
 			return res, verdict.New(verdict.ErrInconclusive, "network-error", fmt.Errorf("GET %q: gave up waiting to retry: %w (last error: %v)", rawURL, err, r.err))
 		}
 	}
+}
+
+// unretryable strips the retry marker from an attempt error.
+func unretryable(err error) error {
+	var r *retryable
+	if errors.As(err, &r) {
+		return r.err
+	}
+	return err
 }
 
 // once performs one attempt and fills res from its response.
@@ -446,7 +478,10 @@ func truncate(s string, n int) string {
 
 // retryAfter reads a delay-seconds Retry-After. An HTTP-date is measured
 // against the response's own Date header, so no local clock is needed;
-// without Date it is ignored. Invalid or negative values give 0.
+// without Date it is ignored. Invalid or negative values give 0. The value
+// is not capped here (only against overflow, at maxRetryAfterValue): the
+// caller gives up on a wait longer than MaxRetryAfter instead of waiting
+// less than the server asked.
 func retryAfter(h http.Header) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
@@ -456,8 +491,8 @@ func retryAfter(h http.Header) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		if secs > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter
+		if secs > int64(maxRetryAfterValue/time.Second) {
+			return maxRetryAfterValue
 		}
 		return time.Duration(secs) * time.Second
 	}
@@ -466,8 +501,11 @@ func retryAfter(h http.Header) time.Duration {
 	if err1 != nil || err2 != nil || !at.After(now) {
 		return 0
 	}
-	return min(at.Sub(now), MaxRetryAfter)
+	return min(at.Sub(now), maxRetryAfterValue)
 }
+
+// maxRetryAfterValue bounds a parsed Retry-After against overflow.
+const maxRetryAfterValue = 365 * 24 * time.Hour
 
 // withDefaults fills in the zero fields of o.
 func (o Options) withDefaults() Options {

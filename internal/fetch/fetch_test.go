@@ -171,7 +171,7 @@ func TestRetries(t *testing.T) {
 			wantAttempts: 2, wantStatus: 200, wantDelays: []time.Duration{7 * time.Second},
 		},
 		{
-			name: "Retry-After capped",
+			name: "Retry-After beyond MaxRetryAfter gives up at once",
 			handler: func(w http.ResponseWriter, _ *http.Request, n int) {
 				if n == 1 {
 					w.Header().Set("Retry-After", "86400")
@@ -180,7 +180,7 @@ func TestRetries(t *testing.T) {
 				}
 				io.WriteString(w, body)
 			},
-			wantAttempts: 2, wantStatus: 200, wantDelays: []time.Duration{MaxRetryAfter},
+			wantAttempts: 1, wantStatus: 429, wantClass: verdict.ErrInconclusive, wantReason: "http-status",
 		},
 		{
 			name: "Retry-After date against Date header",

@@ -137,6 +137,18 @@ type run struct {
 	sites    []*siteState
 	usage    error // first usage-class stage error
 	tc       *toolchain.Result
+	budget   *fetch.Budget
+}
+
+// fetchOptions are the options of every fetch of the live site (artifacts,
+// pages): one budget for all of them, started by the first.
+func (r *run) fetchOptions() fetch.Options {
+	if r.budget == nil {
+		r.budget = fetch.NewBudget(r.cfg.FetchBudget)
+	}
+	o := r.d.FetchOptions
+	o.Budget = r.budget
+	return o
 }
 
 func (r *run) add(c ...verdict.Check) { r.checks = append(r.checks, c...) }

@@ -24,7 +24,7 @@ func (r *run) fetch(ctx context.Context) {
 			dst = filepath.Join(r.work, fmt.Sprintf("live-%d", i))
 		}
 		r.d.Log.Logf("Fetching %s", st.cfg.URL)
-		opts := r.d.FetchOptions
+		opts := r.fetchOptions()
 		opts.MaxSize = r.cfg.MaxArtifactSize
 		res, err := fetch.ToFile(ctx, r.d.HTTP, st.cfg.URL, dst, opts)
 		st.rep.FinalURL = res.FinalURL

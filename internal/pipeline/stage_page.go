@@ -23,7 +23,7 @@ func (r *run) page(ctx context.Context) {
 		return // site mode: the pages are the release's HTML files (stage_site.go)
 	}
 	r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
-	body, res, err := fetch.Bytes(ctx, r.d.HTTP, r.cfg.PageURL, MaxPageSize, r.d.FetchOptions)
+	body, res, err := fetch.Bytes(ctx, r.d.HTTP, r.cfg.PageURL, MaxPageSize, r.fetchOptions())
 	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL}
 	if err != nil {
 		r.stageError("page-integrity", r.cfg.PageURL, "Page SRI declarations", err)
