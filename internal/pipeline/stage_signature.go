@@ -61,17 +61,23 @@ func (r *run) signature(ctx context.Context) {
 			continue
 		}
 		res, err := sigstore.Verify(ctx, tm, cands, st.rebuilt.SHA256[:], policy)
+		if verdict.ReasonOf(err) == sigstore.ReasonNotWorkflowSigner && r.cfg.RequireAttestation {
+			// Only GitHub's own release attestations: no workflow attested these bytes.
+			err = verdict.Failedf("no-attestation", "%v; no workflow attestation was found, and --require-attestation is set", err)
+		}
 		for _, c := range res.Checks {
 			// The bundle is named in the signature section; the table names the artifact.
 			c.Subject = st.cfg.Name
 			r.add(c)
 		}
 		sig := signatureReport(res.Signer, r.trustLabel())
+		sig.Candidates = candidateReport(res.Candidates)
 		if err != nil {
 			if len(res.Checks) == 0 {
 				r.stageError("signature", st.cfg.Name, "Sigstore signature", err)
 			}
 			sig.Status = statusOf(err)
+			sig.Bundle, sig.Message = st.cfg.Bundle, err.Error()
 		} else {
 			sig.Status = verdict.StatusPass
 			r.d.Log.Logf("Signature verified: %s signed by %s", sig.Bundle, sig.SAN)
@@ -198,6 +204,9 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 	save := func(c []sigstore.Candidate) []sigstore.Candidate {
 		if r.evidence != nil {
 			for i, cd := range c {
+				if cd.JSON == nil {
+					continue // never read (its reason is in the report)
+				}
 				name := "bundle-" + st.cfg.Name + ".sigstore.json"
 				if len(c) > 1 {
 					name = fmt.Sprintf("bundle-%s-%d.sigstore.json", st.cfg.Name, i+1)
@@ -221,19 +230,17 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 			}
 			return nil, err
 		}
-		var c []sigstore.Candidate
-		var unread error
+		c := make([]sigstore.Candidate, 0, len(atts))
 		for _, a := range atts {
-			if a.Err != nil {
-				if unread == nil {
-					unread = a.Err
+			origin := a.Source
+			if a.Source == ghapi.SourceBundleURL {
+				origin = "bundle_url " + a.URL
+				if a.Encoding != "" {
+					origin += " (" + a.Encoding + ")"
 				}
-				continue
 			}
-			c = append(c, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d from %s/%s", a.Index, owner, repo), JSON: a.Bundle})
-		}
-		if len(c) == 0 {
-			return nil, unread
+			c = append(c, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d from %s/%s", a.Index, owner, repo),
+				JSON: a.Bundle, Origin: origin, Err: a.Err, Listed: true})
 		}
 		return save(c), nil
 	case strings.HasPrefix(src, config.BundleReleaseAssetPrefix):
@@ -315,4 +322,14 @@ func githubRepoOfSAN(san, serverURL string) string {
 		return ""
 	}
 	return GitHubRepoOf(u.Scheme+"://"+u.Host+"/"+parts[0]+"/"+parts[1], serverURL)
+}
+
+// candidateReport copies Verify's per-candidate outcomes into the report.
+func candidateReport(rs []sigstore.CandidateResult) []report.Candidate {
+	out := make([]report.Candidate, 0, len(rs))
+	for _, c := range rs {
+		out = append(out, report.Candidate{Name: c.Name, Origin: c.Origin, Outcome: c.Outcome, Reason: c.Reason,
+			Message: c.Message, Signer: c.Signer, SignerVerified: c.SignerVerified})
+	}
+	return out
 }

@@ -395,6 +395,7 @@ func (m *mdWriter) signature(r *Report) {
 	field("Predicate type", s.PredicateType)
 	field("Key hint", s.KeyHint)
 	field("Trusted root", s.TrustedRoot)
+	m.candidates(s)
 	m.line("")
 }
 

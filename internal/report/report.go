@@ -202,6 +202,9 @@ type Signature struct {
 	TrustedRoot       string         `json:"trustedRoot,omitempty"` // "file:…" or the TUF URL
 	// Message is a one-line explanation (why it failed, or why it was skipped).
 	Message string `json:"message,omitempty"`
+	// Candidates are every bundle considered and why each was or was not
+	// accepted (see Candidate; rendered by attestations.go).
+	Candidates []Candidate `json:"candidates,omitempty"`
 }
 
 // Timing is how long one stage took.

@@ -271,5 +271,6 @@ func (t *textWriter) signature(r *Report) {
 	}
 	field("Bundle", s.Bundle)
 	field("Trusted root", s.TrustedRoot)
+	t.candidates(s)
 	t.line("")
 }

@@ -3,6 +3,7 @@ package sigstore
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"time"
@@ -35,11 +36,25 @@ const (
 	KindDSSE             = "dsse"
 )
 
-// Candidate is one bundle to try. Name says where it came from:
-// "file:x", "https://...", "release-asset:x", "attestation #2".
+// Candidate is one bundle to try. Name says which it is:
+// "file:x", "https://...", "release-asset:x", "attestation #2 from o/r".
 type Candidate struct {
 	Name string
 	JSON []byte
+	// Origin says how the bundle was obtained, for the report ("inline",
+	// "bundle_url https://host/path (snappy)"); optional.
+	Origin string
+	// Err, when set, says why the bundle could not be obtained or decoded
+	// (a classed error such as reason "bundle-url-unavailable"). Verify
+	// records the candidate as unusable and does not try it.
+	Err error
+	// Listed marks one of the bundles a service listed for the digest (the
+	// attestations API), where several per digest are normal. A listed
+	// bundle that cannot be parsed proves nothing (unusable, not rejected),
+	// and a listed attestation from GitHub's release service is set aside
+	// as not applicable when a workflow identity is expected. A bundle the
+	// user named (file, URL, release asset) that cannot be parsed is rejected.
+	Listed bool
 }
 
 // Signer describes the verified signer of the winning bundle. Every value
@@ -75,18 +90,24 @@ type Signer struct {
 
 // Result is a successful verification (Signer) and the checks explaining
 // it; on failure Checks explain the closest attempt and Signer is empty.
+// Candidates says what became of every candidate, in order, whatever the
+// outcome (empty only when Verify refused to start).
 type Result struct {
-	Signer Signer
-	Checks []verdict.Check
+	Signer     Signer
+	Checks     []verdict.Check
+	Candidates []CandidateResult
 }
 
-// Verify tries each candidate in order against the artifact's SHA-256 and
-// the policy; the first that verifies wins. If none verifies, the error
-// (class ErrFailed; reasons "bundle-invalid", "signature-invalid",
-// "identity-mismatch", "subject-mismatch", "predicate-mismatch") and
-// Result.Checks describe the best attempt: which field mismatched, expected
-// and actual. No candidates is inconclusive ("bundle-missing"); an invalid
-// policy is a usage error.
+// Verify tries every candidate against the artifact's SHA-256 and the
+// policy, and combines the outcomes with decide: the first accepted
+// candidate wins; otherwise a rejected one is a failure (class ErrFailed;
+// reasons "bundle-invalid", "signature-invalid", "identity-mismatch",
+// "subject-mismatch", "predicate-mismatch") and Result.Checks describe the
+// closest attempt: which field mismatched, expected and actual; otherwise
+// nothing usable was found: class ErrInconclusive with the reason of the
+// most telling unusable candidate (e.g. "bundle-url-unavailable") or
+// ReasonNotWorkflowSigner. No candidates is inconclusive
+// ("bundle-missing"); an invalid policy is a usage error.
 func Verify(ctx context.Context, tm root.TrustedMaterial, cands []Candidate, artifactSHA256 []byte, p Policy) (Result, error) {
 	cp, err := p.compile()
 	if err != nil {
@@ -108,25 +129,78 @@ func Verify(ctx context.Context, tm root.TrustedMaterial, cands []Candidate, art
 	if err != nil {
 		return Result{}, verdict.Inconclusivef("verifier-error", "cannot set up the Sigstore verifier: %v", err)
 	}
-	var best *attempt
+	attempts := make([]attempt, 0, len(cands))
+	results := make([]CandidateResult, 0, len(cands))
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
-			return Result{}, verdict.Inconclusivef("timeout", "signature verification stopped: %v", err)
+			return Result{Candidates: results}, verdict.Inconclusivef("timeout", "signature verification stopped: %v", err)
 		}
-		a := v.try(c, artifactSHA256, cp)
-		a.checks = append(a.checks, v.notes...)
-		if a.err == nil {
-			return Result{Signer: a.signer, Checks: a.checks}, nil
+		var a attempt
+		if c.Err != nil {
+			a = attempt{name: c.Name, err: c.Err, unusable: true}
+		} else {
+			a = v.try(c, artifactSHA256, cp)
+			a.checks = append(a.checks, v.notes...)
 		}
-		if best == nil || a.score > best.score {
-			best = &a
-		}
+		attempts = append(attempts, a)
+		results = append(results, a.result(c))
 	}
-	reason := verdict.ReasonOf(best.err)
+	d := decide(results)
+	if d.winner >= 0 {
+		a := attempts[d.winner]
+		return Result{Signer: a.signer, Checks: a.checks, Candidates: results}, nil
+	}
+	best := attempts[d.pick]
+	if d.class == verdict.ErrFailed {
+		if len(cands) == 1 {
+			return Result{Checks: best.checks, Candidates: results}, verdict.Failedf(d.reason, "bundle %s: %v", best.name, best.err)
+		}
+		return Result{Checks: best.checks, Candidates: results}, verdict.Failedf(d.reason, "none of %d bundles verified%s; closest, %s: %v",
+			len(cands), unreadNote(results), best.name, best.err)
+	}
 	if len(cands) == 1 {
-		return Result{Checks: best.checks}, verdict.Failedf(reason, "bundle %s: %v", best.name, best.err)
+		return Result{Candidates: results}, verdict.Inconclusivef(d.reason, "bundle %s: %s", best.name, results[d.pick].Message)
 	}
-	return Result{Checks: best.checks}, verdict.Failedf(reason, "none of %d bundles verified; closest, %s: %v", len(cands), best.name, best.err)
+	return Result{Candidates: results}, verdict.Inconclusivef(d.reason, "none of %d bundles could be used; %s: %s",
+		len(cands), best.name, results[d.pick].Message)
+}
+
+// unreadNote mentions candidates that could not be examined next to a failure.
+func unreadNote(rs []CandidateResult) string {
+	n := 0
+	for _, r := range rs {
+		if r.Outcome == OutcomeUnusable {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d could not be read)", n)
+}
+
+// result summarises an attempt for the report.
+func (a *attempt) result(c Candidate) CandidateResult {
+	r := CandidateResult{Name: c.Name, Origin: c.Origin, score: a.score, Signer: a.claimedSAN}
+	switch {
+	case a.err == nil:
+		r.Outcome, r.Signer, r.SignerVerified = OutcomeAccepted, a.signer.SAN, true
+		r.Message = "verified for the artifact's digest and the expected signer"
+		if a.signer.KeyHint != "" || (a.signer.SAN == "" && a.signer.Kind != "") {
+			r.Message = "verified for the artifact's digest and the given key"
+		}
+		return r
+	case a.notApplicable:
+		r.Outcome = OutcomeNotApplicable
+	case a.unusable || (a.score == 0 && c.Listed):
+		r.Outcome = OutcomeUnusable
+	default:
+		r.Outcome = OutcomeRejected
+		r.SignerVerified = a.score == 2 && r.Signer != ""
+	}
+	r.Reason = verdict.ReasonOf(a.err)
+	r.Message = a.err.Error()
+	return r
 }
 
 type verifier struct {
@@ -216,6 +290,12 @@ type attempt struct {
 	err    error
 	score  int // 0 unparseable, 1 crypto failed, 2 crypto verified
 	signer Signer
+	// unusable: the candidate came with an error (never tried);
+	// notApplicable: set aside as GitHub's release attestation.
+	unusable, notApplicable bool
+	// claimedSAN is the leaf certificate's SAN as the bundle claims it
+	// (verified only when score is 2).
+	claimedSAN string
 }
 
 func (a *attempt) add(c verdict.Check) {
@@ -257,6 +337,16 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 	if err != nil {
 		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "", "bundle verification material: "+err.Error())
 		return a
+	}
+	if cert := vc.Certificate(); cert != nil {
+		a.claimedSAN = sanOf(cert)
+		if c.Listed && cp.github {
+			if na, san, msg := notWorkflowSigner(&b, cert); na {
+				a.notApplicable, a.claimedSAN = true, san
+				a.err = verdict.Inconclusivef(ReasonNotWorkflowSigner, "%s", msg)
+				return a
+			}
+		}
 	}
 	a.pass("bundle", "Sigstore bundle", "", kind, "")
 	a.score = 1
@@ -361,6 +451,14 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 		a.signer.PredicateType = st.PredicateType
 	}
 	return a
+}
+
+// sanOf is the first URI or e-mail SAN of a certificate ("" when none).
+func sanOf(cert *x509.Certificate) string {
+	if sum, err := certificate.SummarizeCertificate(cert); err == nil {
+		return sum.SubjectAlternativeName
+	}
+	return ""
 }
 
 // checkIdentity compares every expected field with the verified certificate.

@@ -375,7 +375,7 @@ func TestVerifyCandidates(t *testing.T) {
 
 	t.Run("first that verifies wins", func(t *testing.T) {
 		t.Parallel()
-		res, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{"junk", junk}, {"wrong-tag", wrongTag}, {"attestation #2", good}}, artifactSum[:], ghPolicy())
+		res, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{Name: "junk", JSON: junk}, {Name: "wrong-tag", JSON: wrongTag}, {Name: "attestation #2", JSON: good}}, artifactSum[:], ghPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ func TestVerifyCandidates(t *testing.T) {
 	})
 	t.Run("best attempt is reported", func(t *testing.T) {
 		t.Parallel()
-		res, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{"junk", junk}, {"wrong-tag", wrongTag}}, artifactSum[:], ghPolicy())
+		res, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{Name: "junk", JSON: junk}, {Name: "wrong-tag", JSON: wrongTag}}, artifactSum[:], ghPolicy())
 		if verdict.ReasonOf(err) != "identity-mismatch" || !strings.Contains(err.Error(), "wrong-tag") {
 			t.Fatalf("err = %v", err)
 		}
@@ -415,21 +415,21 @@ func TestVerifyCandidates(t *testing.T) {
 		t.Parallel()
 		c, cancel := context.WithCancel(ctx)
 		cancel()
-		_, err := sigstore.Verify(c, w.tm, []sigstore.Candidate{{"g", good}}, artifactSum[:], ghPolicy())
+		_, err := sigstore.Verify(c, w.tm, []sigstore.Candidate{{Name: "g", JSON: good}}, artifactSum[:], ghPolicy())
 		if !errors.Is(err, verdict.ErrInconclusive) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("invalid policy is usage", func(t *testing.T) {
 		t.Parallel()
-		_, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{"g", good}}, artifactSum[:], sigstore.Policy{})
+		_, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{Name: "g", JSON: good}}, artifactSum[:], sigstore.Policy{})
 		if !errors.Is(err, verdict.ErrUsage) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("bad digest length is usage", func(t *testing.T) {
 		t.Parallel()
-		_, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{"g", good}}, artifactSum[:5], ghPolicy())
+		_, err := sigstore.Verify(ctx, w.tm, []sigstore.Candidate{{Name: "g", JSON: good}}, artifactSum[:5], ghPolicy())
 		if !errors.Is(err, verdict.ErrUsage) {
 			t.Fatalf("err = %v", err)
 		}

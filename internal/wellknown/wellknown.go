@@ -30,3 +30,24 @@ func IssuerFor(server string) string {
 	}
 	return server + "/_services/token"
 }
+
+// GitHub's own release attestations. Immutable releases get an attestation
+// GitHub makes itself for each release asset; its signer is GitHub's release
+// service, not a workflow, so it can never stand for a workflow's signature.
+const (
+	// GitHubReleaseSigner is the certificate SAN of those attestations on github.com.
+	GitHubReleaseSigner = "https://dotcom.releases.github.com"
+	// ReleasePredicatePrefix starts the in-toto release predicate types
+	// (https://in-toto.io/attestation/release/v0.1, v0.2, ...) those attestations carry.
+	ReleasePredicatePrefix = "https://in-toto.io/attestation/release/"
+)
+
+// IsGitHubReleaseSigner reports whether san names GitHub's release service
+// (github.com's, or another instance's https://*.releases.github.com).
+func IsGitHubReleaseSigner(san string) bool {
+	if san == GitHubReleaseSigner {
+		return true
+	}
+	host, ok := strings.CutPrefix(san, "https://")
+	return ok && !strings.ContainsAny(host, "/?#@") && strings.HasSuffix(host, ".releases.github.com")
+}

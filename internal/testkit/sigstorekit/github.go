@@ -113,3 +113,31 @@ func SLSAProvenance(repo, workflowPath, tag, commit string) map[string]any {
 		},
 	}
 }
+
+// GitHubReleasePredicateType is the predicate type of the attestations
+// GitHub makes itself for the assets of immutable releases.
+const GitHubReleasePredicateType = "https://in-toto.io/attestation/release/v0.1"
+
+// GitHubReleaseIdentity is shaped like the signer of GitHub's own
+// immutable-release attestations: SAN wellknown.GitHubReleaseSigner and no
+// GitHub Actions workflow extensions. issuer is the OIDC issuer to write
+// ("" means the release service's URL itself).
+func GitHubReleaseIdentity(issuer string) Identity {
+	if issuer == "" {
+		issuer = wellknown.GitHubReleaseSigner
+	}
+	return Identity{SAN: wellknown.GitHubReleaseSigner, Issuer: issuer}
+}
+
+// GitHubReleasePredicate is a release predicate like GitHub's for a release
+// of repo ("OWNER/REPO") at tag.
+func GitHubReleasePredicate(repo, tag string) map[string]any {
+	return map[string]any{
+		"ownerId":      numericID(strings.SplitN(repo, "/", 2)[0]),
+		"purl":         "pkg:github/" + repo + "@" + tag,
+		"releaseId":    "123456789",
+		"repository":   numericID(repo),
+		"repositoryId": numericID(repo),
+		"tag":          tag,
+	}
+}
