@@ -50,7 +50,18 @@ func splitLines(v string) []string {
 
 var verifyOptions = []option{
 	{name: "repo", usage: "git URL or local path of the source repository (action: defaults to the workflow's repository)", set: str(func(c *config.Config) *string { return &c.Repo })},
-	{name: "tag", usage: "release tag to rebuild, e.g. v1.0.1", set: str(func(c *config.Config) *string { return &c.Tag })},
+	{name: "tag", usage: "release tag to rebuild, e.g. v1.0.1, or latest: the highest semantic version among the repository's tags matching --tag-pattern", set: str(func(c *config.Config) *string { return &c.Tag })},
+	{name: "tag-pattern", usage: "glob of release tags for --tag latest and the rollback lookup (default v*)", set: str(func(c *config.Config) *string { return &c.TagPattern })},
+	{name: "include-prereleases", bool: true, usage: "count pre-release versions (v2.0.0-rc.1) as releases for --tag latest and the rollback lookup", set: boolean("include-prereleases", func(c *config.Config) *bool { return &c.IncludePrereleases })},
+	{name: "rollback-depth", usage: "on a mismatch, rebuild at most this many earlier releases to name the one the CDN serves (default 3; 0: none)", set: func(c *config.Config, _ *config.Artifact, v string) error {
+		n, err := config.ParseCount("--rollback-depth", v)
+		c.RollbackDepth = config.RollbackDepthFrom(n)
+		return err
+	}},
+	{name: "allow-previous", usage: "accept live bytes of up to N releases before the checked one (slow CDN roll-outs); the summary says which release is served", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.AllowPrevious, err = config.ParseCount("--allow-previous", v)
+		return err
+	}},
 	{name: "build-command", usage: "shell command that builds the release in the checkout (gets SOURCE_DATE_EPOCH, RELEASE_TAG, RELEASE_COMMIT)", set: str(func(c *config.Config) *string { return &c.BuildCommand })},
 	{name: "build-env", usage: "NAME of an environment variable to pass to the build (repeatable; in the action: comma or newline separated)", set: func(c *config.Config, _ *config.Artifact, v string) error {
 		for _, n := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {

@@ -23,6 +23,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lukium/kms-verify-action/internal/release"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
@@ -41,6 +42,11 @@ const (
 	// exclude, allow and frame entries of one site.
 	MaxSites        = 16
 	MaxSitePatterns = 256
+	// DefaultRollbackDepth is how many earlier releases are rebuilt, at
+	// most, to find out which one the CDN serves.
+	DefaultRollbackDepth = 3
+	// MaxRollbackDepth bounds --rollback-depth and --allow-previous.
+	MaxRollbackDepth = 20
 	// BundleAttestations selects GitHub's attestations API as the bundle source.
 	BundleAttestations = "github-attestations"
 	// BundleReleaseAssetPrefix selects an asset of the tag's GitHub release.
@@ -108,8 +114,23 @@ type Config struct {
 	// Repo is the git URL or local path of the source; required (the action
 	// defaults it to the workflow's repository).
 	Repo string
-	// Tag is the release tag to rebuild; required, validated with git's ref rules.
+	// Tag is the release tag to rebuild; required, validated with git's ref
+	// rules. "latest" resolves the newest release from the repository's own
+	// tags (see TagPattern).
 	Tag string
+	// TagPattern selects the release tags (path.Match glob) for --tag latest
+	// and for the rollback lookup; zero means release.DefaultPattern ("v*").
+	TagPattern string
+	// IncludePrereleases lets pre-release versions (v2.0.0-rc.1) count as
+	// releases; zero skips them.
+	IncludePrereleases bool
+	// RollbackDepth is how many earlier releases may be rebuilt to identify
+	// served bytes that are not the checked release; zero means
+	// DefaultRollbackDepth, negative means none (the attestation lookup still runs).
+	RollbackDepth int
+	// AllowPrevious accepts live bytes of up to this many releases before
+	// the checked one (a CDN that rolls out slowly); zero accepts none.
+	AllowPrevious int
 	// BuildCommand is the user's shell string, run with sh -c in the checkout; required.
 	BuildCommand string
 	// BuildEnv lists extra environment variable names passed to the build; zero passes none.
@@ -241,6 +262,12 @@ func (c Config) WithDefaults() Config {
 	if c.PredicateType == "" {
 		c.PredicateType = wellknown.SLSAProvenanceV1
 	}
+	if c.TagPattern == "" {
+		c.TagPattern = release.DefaultPattern
+	}
+	if c.RollbackDepth == 0 {
+		c.RollbackDepth = DefaultRollbackDepth
+	}
 	if c.ServerURL == "" {
 		c.ServerURL = wellknown.GitHubServerURL
 	}
@@ -327,6 +354,13 @@ func (c Config) Validate() error {
 		return bad("invalid-duration", "timeouts must be positive durations such as 20m or 90s")
 	case c.MaxArtifactSize < 0 || c.MaxArtifactSize > MaxArtifactSizeLimit:
 		return bad("invalid-size", "--max-artifact-size must be between 1 byte and 4GiB, e.g. 100MiB")
+	case c.RollbackDepth > MaxRollbackDepth:
+		return bad("invalid-input", "--rollback-depth %d is more than %d earlier releases; rebuilding that many is rarely useful", c.RollbackDepth, MaxRollbackDepth)
+	case c.AllowPrevious < 0 || c.AllowPrevious > MaxRollbackDepth:
+		return bad("invalid-input", "--allow-previous must be between 0 and %d releases", MaxRollbackDepth)
+	}
+	if err := release.ValidatePattern(c.TagPattern); err != nil {
+		return err
 	}
 	seenName := map[string]bool{}
 	for i, a := range c.Artifacts {
@@ -662,11 +696,15 @@ type File struct {
 	NodeVersion               string     `yaml:"node-version"`
 	NodeMirror                string     `yaml:"node-mirror"`
 	// Sites lists deployed web apps; Site is the same for a single one.
-	Sites       []Site            `yaml:"sites"`
-	Site        *Site             `yaml:"site"`
-	Allow       []AllowedResource `yaml:"allow"`
-	Frames      []string          `yaml:"frames"`
-	AllowInline *bool             `yaml:"allow-inline"`
+	Sites              []Site            `yaml:"sites"`
+	Site               *Site             `yaml:"site"`
+	Allow              []AllowedResource `yaml:"allow"`
+	Frames             []string          `yaml:"frames"`
+	AllowInline        *bool             `yaml:"allow-inline"`
+	TagPattern         string            `yaml:"tag-pattern"`
+	IncludePrereleases *bool             `yaml:"include-prereleases"`
+	RollbackDepth      *int              `yaml:"rollback-depth"`
+	AllowPrevious      *int              `yaml:"allow-previous"`
 }
 
 // LoadFile reads a YAML configuration file strictly (unknown keys and
@@ -710,6 +748,13 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	}
 	set(&c.Repo, f.Repo)
 	set(&c.Tag, f.Tag)
+	set(&c.TagPattern, f.TagPattern)
+	if f.RollbackDepth != nil {
+		c.RollbackDepth = RollbackDepthFrom(*f.RollbackDepth)
+	}
+	if f.AllowPrevious != nil {
+		c.AllowPrevious = *f.AllowPrevious
+	}
 	set(&c.BuildCommand, f.BuildCommand)
 	set(&c.PageURL, f.PageURL)
 	set(&c.Bundle, f.Bundle)
@@ -739,7 +784,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	for _, b := range []struct {
 		dst *bool
 		v   *bool
-	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}, {&c.AllowInline, f.AllowInline}} {
+	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}, {&c.AllowInline, f.AllowInline}, {&c.IncludePrereleases, f.IncludePrereleases}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}
@@ -816,4 +861,22 @@ func ParseDuration(name, s string) (time.Duration, error) {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// RollbackDepthFrom turns the user's --rollback-depth (0 = rebuild no
+// earlier release) into Config.RollbackDepth (where zero means the default).
+func RollbackDepthFrom(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// ParseCount parses a small non-negative whole number input.
+func ParseCount(name, s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > MaxRollbackDepth {
+		return 0, verdict.Usagef("invalid-input", "%s %q must be a whole number from 0 to %d", name, s, MaxRollbackDepth)
+	}
+	return n, nil
 }

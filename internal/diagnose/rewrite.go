@@ -251,19 +251,23 @@ func lineRewrite(rebuilt, live []byte, k kind) string {
 	if !bytes.Equal(normalize(rebuilt, all, k), normalize(live, all, k)) {
 		return ""
 	}
-	best := ""
+	// Name the smallest explanation: whitespace alone when it suffices.
+	comments := false
 	for t := 1; t <= tAll; t++ {
-		if t&^all != 0 {
+		if t&^all != 0 || (comments && t&tComments != 0) {
 			continue
 		}
 		if bytes.Equal(normalize(rebuilt, t, k), live) {
-			if t&tComments != 0 {
-				return RewriteComments
+			if t&tComments == 0 {
+				return RewriteWhitespace
 			}
-			best = RewriteWhitespace
+			comments = true
 		}
 	}
-	return best
+	if comments {
+		return RewriteComments
+	}
+	return ""
 }
 
 // normalize applies the transformations t to b, line by line.

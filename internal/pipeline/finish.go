@@ -6,6 +6,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/compare"
 	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
@@ -60,6 +61,12 @@ func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg c
 				continue
 			}
 			detail := firstNonEmpty(c.Message, c.Reason)
+			switch c.Reason {
+			case diagnose.ReasonRollback:
+				return fmt.Sprintf("ROLLBACK: the CDN serves an earlier release for %s: %s", c.Subject, detail)
+			case diagnose.ReasonCDNRewrite:
+				return fmt.Sprintf("CDN REWRITE SUSPECTED for %s: %s", c.Subject, detail)
+			}
 			if c.ID == compare.IDPageIntegrity {
 				return fmt.Sprintf("The page does not pin the verified bytes for %s (check %q): %s", c.Subject, c.ID, detail)
 			}

@@ -21,6 +21,9 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/build"
 	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/report"
@@ -123,6 +126,10 @@ type artifactState struct {
 	rel     string   // relative to the checkout
 	rebuilt *digest.Sum
 	rep     *report.Artifact
+	// servedAccepted: the live bytes are an earlier release accepted by
+	// --allow-previous, so the page may pin them (live) instead.
+	servedAccepted bool
+	live           *digest.Sum
 }
 
 type run struct {
@@ -138,6 +145,11 @@ type run struct {
 	usage    error // first usage-class stage error
 	tc       *toolchain.Result
 	budget   *fetch.Budget
+	// Diagnosis of mismatches (stage_diagnose.go).
+	mismatches []diagnose.Mismatch
+	buildStart time.Time
+	tags       []source.TagRef
+	trust      root.TrustedMaterial
 }
 
 // fetchOptions are the options of every fetch of the live site (artifacts,
@@ -218,6 +230,7 @@ func (r *run) execute(ctx context.Context) {
 	if !ok {
 		return
 	}
+	r.buildStart = r.d.Now()
 	r.stage("build", func() { ok = r.build(ctx) })
 	if ok && len(r.cfg.Sites) > 0 {
 		r.walkSites()
@@ -228,6 +241,7 @@ func (r *run) execute(ctx context.Context) {
 		}()
 	}
 	r.stage("fetch", func() { r.withTimeout(ctx, FetchStageTimeout, r.fetch) })
+	r.diagnoseMismatches(ctx, r.mismatches)
 	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })
 	if len(r.sites) > 0 {
 		r.stage("site", func() { r.withTimeout(ctx, SiteStageTimeout, r.site) })

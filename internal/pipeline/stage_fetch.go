@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -44,14 +45,27 @@ func (r *run) fetch(ctx context.Context) {
 		if st.rebuilt != nil {
 			// The content address is in the name of what was finally served
 			// (kms.mjs may redirect to kms-v1.0.1-7f8a9b0c.mjs).
-			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, firstNonEmpty(res.FinalURL, st.cfg.URL))
+			served := firstNonEmpty(res.FinalURL, st.cfg.URL)
+			checks := compare.Artifact(st.cfg.Name, *st.rebuilt, sum, served)
 			for i, c := range checks {
 				if c.ID == compare.IDSHA256 && c.Status == verdict.StatusFail {
 					if d := describeDifference(st.file, dst); d != "" {
 						checks[i].Message += "; " + d
 					}
+					ct := res.Header.Get("Content-Type")
+					if ct == "" {
+						ct = res.Headers["Content-Type"]
+					}
+					// The diagnosis reads a private copy of the bytes that were
+					// hashed, never the build's path again.
+					own := filepath.Join(r.work, fmt.Sprintf("rebuilt-%d", i))
+					if err := copyReaderAt(own, st.file, r.cfg.MaxArtifactSize); err == nil {
+						r.mismatches = append(r.mismatches, diagnose.Mismatch{Name: st.cfg.Name, Rel: st.rel, Pattern: st.cfg.Path,
+							Rebuilt: own, Live: dst, URL: served, LiveSHA256: sum.SHA256Hex(), ContentType: ct})
+					}
 				}
 			}
+			st.live = &sum
 			r.add(checks...)
 		}
 	}

@@ -64,7 +64,11 @@ func (r *run) page(ctx context.Context) {
 				continue
 			}
 		}
-		known = append(known, compare.Known{Name: st.cfg.Name, URL: st.cfg.URL, Sum: *st.rebuilt})
+		sum := *st.rebuilt
+		if st.servedAccepted && st.live != nil {
+			sum = *st.live // an earlier release accepted by --allow-previous: its page pins it
+		}
+		known = append(known, compare.Known{Name: st.cfg.Name, URL: st.cfg.URL, Sum: sum})
 	}
 	if len(known) > 0 {
 		r.add(compare.Page(r.cfg.PageURL, decls, known)...)

@@ -136,6 +136,12 @@ func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 // policy builds the exact signer policy. The source commit always comes from
 // our own git resolution unless the user overrides it explicitly.
 func (r *run) policy() (sigstore.Policy, error) {
+	return r.policyFor(r.src.Tag, r.src.Commit)
+}
+
+// policyFor is the exact signer policy for the release tag at commit (the
+// checked release, or an earlier one when identifying a rollback).
+func (r *run) policyFor(tag, commit string) (sigstore.Policy, error) {
 	var p sigstore.Policy
 	if r.cfg.Key != "" {
 		pem, err := readFileMax(r.cfg.Key, MaxKeySize)
@@ -148,7 +154,7 @@ func (r *run) policy() (sigstore.Policy, error) {
 	}
 	server := strings.TrimRight(r.cfg.ServerURL, "/")
 	if r.cfg.SignerRepo != "" {
-		p = sigstore.GitHubPolicy(server, r.cfg.SignerRepo, r.cfg.SignerWorkflow, r.src.Tag, r.src.Commit)
+		p = sigstore.GitHubPolicy(server, r.cfg.SignerRepo, r.cfg.SignerWorkflow, tag, commit)
 		if r.cfg.SourceRef != "" {
 			// A release signed by a run for another ref (a branch, say): the
 			// workflow identity carries that ref too, not refs/tags/<tag>.
@@ -171,8 +177,8 @@ func (r *run) policy() (sigstore.Policy, error) {
 		}
 		p.RequireGitHub = true
 		p.SourceRepositoryURI = server + "/" + repo
-		p.SourceRepositoryRef = "refs/tags/" + r.src.Tag
-		p.SourceRepositoryDigest = r.src.Commit
+		p.SourceRepositoryRef = "refs/tags/" + tag
+		p.SourceRepositoryDigest = commit
 		p.RunnerEnvironment = wellknown.GitHubHosted
 	}
 	if p.RequireGitHub {

@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/release"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
 func (r *run) source(ctx context.Context) bool {
+	if r.cfg.Tag == release.Latest && !r.resolveLatest(ctx) {
+		return false
+	}
 	r.d.Log.Logf("Checking out %s at tag %s", r.cfg.Repo, r.cfg.Tag)
 	ctx, cancel := context.WithTimeout(ctx, GitTimeout)
 	defer cancel()
@@ -66,4 +70,30 @@ func (r *run) lookup(name string) (string, bool) {
 		return "", false
 	}
 	return r.d.Lookup(name)
+}
+
+// resolveLatest turns --tag latest into the highest semantic version among
+// the repository's own tags (git ls-remote), never from anything the CDN
+// serves, and records the choice and the rule in the report.
+func (r *run) resolveLatest(ctx context.Context) bool {
+	r.d.Log.Logf("Resolving --tag latest from the tags of %s (pattern %q)", r.cfg.Repo, r.cfg.TagPattern)
+	tags, err := r.repoTags(ctx)
+	if err != nil {
+		r.stageError("source", r.cfg.Repo, "Resolve the latest release tag", err)
+		return false
+	}
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.Name
+	}
+	rel, why, err := release.Choose(names, r.cfg.TagPattern, r.cfg.IncludePrereleases)
+	if err != nil {
+		r.stageError("source", r.cfg.Repo, "Resolve the latest release tag", err)
+		return false
+	}
+	r.rep.Release = &report.Release{Requested: release.Latest, Tag: rel.Tag, Why: why, Pattern: r.cfg.TagPattern, IncludePrereleases: r.cfg.IncludePrereleases}
+	r.d.Log.Logf("--tag latest is %s: %s", rel.Tag, why)
+	r.cfg.Tag = rel.Tag
+	r.rep.Source.Tag = rel.Tag
+	return true
 }

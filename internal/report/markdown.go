@@ -100,6 +100,7 @@ func (m *mdWriter) render(r *Report) {
 	}
 	m.details(r)
 	m.toolchain(r)
+	m.diagnosis(r)
 	m.artifacts(r)
 	m.page(r)
 	m.sites(r)

@@ -46,6 +46,10 @@ type Report struct {
 	StartedAt  time.Time         `json:"startedAt"`
 	FinishedAt time.Time         `json:"finishedAt"`
 	Reproduce  []string          `json:"reproduce,omitempty"` // shell lines a human can paste (already quoted by the caller)
+	// Release says how the tag was chosen (--tag latest); nil for a literal tag.
+	Release *Release `json:"release,omitempty"`
+	// Diagnoses say what kind of failure each byte mismatch is (see diagnosis.go).
+	Diagnoses []Diagnosis `json:"diagnoses,omitempty"`
 }
 
 // Tool identifies the verifier that produced the report.

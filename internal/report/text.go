@@ -92,6 +92,7 @@ func (t *textWriter) render(r *Report) {
 		t.line("")
 	}
 	t.sites(r)
+	t.diagnosis(r)
 	t.checks(r)
 	t.signature(r)
 	if len(r.Reproduce) > 0 {

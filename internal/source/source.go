@@ -535,3 +535,80 @@ func (b *tailBuffer) lastLine() string {
 	}
 	return ""
 }
+
+// TagRef is one tag of a remote repository.
+type TagRef struct {
+	// Name is the tag without refs/tags/, validated with ValidateTag.
+	Name string
+	// Commit is the object the tag peels to (validated as an object id).
+	Commit string
+}
+
+// ListTags lists the tags of o.Repo with `git ls-remote --tags` (run in
+// o.Dir, an existing directory; o.Tag is ignored). Tags whose names or
+// object ids do not validate are left out and counted in skipped: the list
+// comes from a remote and only well-formed refs are ever used. An annotated
+// tag's Commit is the commit it peels to.
+func ListTags(ctx context.Context, o Options) (tags []TagRef, skipped int, err error) {
+	if err := ValidateRepo(o.Repo); err != nil {
+		return nil, 0, err
+	}
+	if isLocalPath(o.Repo) && !strings.HasPrefix(o.Repo, "file://") && !filepath.IsAbs(o.Repo) {
+		abs, err := filepath.Abs(o.Repo)
+		if err != nil {
+			return nil, 0, verdict.Usagef("invalid-repo", "cannot resolve the repository path %q: %v", o.Repo, err)
+		}
+		o.Repo = abs
+	}
+	if isLocalPath(o.Repo) {
+		cfg, err := trustLocalRepo(o.Repo)
+		if err != nil {
+			return nil, 0, verdict.Inconclusivef("source-unavailable", "cannot prepare git configuration: %v", err)
+		}
+		defer os.Remove(cfg)
+		o.globalConfig = cfg
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := Git(ctx, o, "ls-remote", "--tags", "--", o.Repo)
+	if err != nil {
+		return nil, 0, classify(ctx, err, "cannot list the tags of "+redact(o.Repo))
+	}
+	direct, peeled := map[string]string{}, map[string]string{}
+	var order []string
+	for _, line := range strings.Split(out, "\n") {
+		oid, ref, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if !ok || !strings.HasPrefix(ref, "refs/tags/") {
+			continue
+		}
+		name := strings.TrimPrefix(ref, "refs/tags/")
+		isPeeled := strings.HasSuffix(name, "^{}")
+		name = strings.TrimSuffix(name, "^{}")
+		if ValidateTag(name) != nil || ValidateCommit(oid) != nil {
+			if !isPeeled {
+				skipped++
+			}
+			continue
+		}
+		if isPeeled {
+			peeled[name] = oid
+			continue
+		}
+		if _, dup := direct[name]; !dup {
+			order = append(order, name)
+		}
+		direct[name] = oid
+	}
+	for _, name := range order {
+		c := direct[name]
+		if p, ok := peeled[name]; ok {
+			c = p
+		}
+		tags = append(tags, TagRef{Name: name, Commit: c})
+	}
+	return tags, skipped, nil
+}

@@ -370,3 +370,29 @@ func TestCheckoutRepoOwnedByAnotherUser(t *testing.T) {
 		t.Errorf("commit %s, want %s", res.Commit, r.Commits[0])
 	}
 }
+
+func TestListTags(t *testing.T) {
+	t.Parallel()
+	repo := gitrepo.New(t, map[string]string{"a": "1"}, gitrepo.Tag{Name: "v1.0.0", Annotated: true})
+	c2 := repo.Commit(t, map[string]string{"a": "2"}, gitrepo.DefaultDate.Add(time.Hour), gitrepo.Tag{Name: "v1.1.0"}, gitrepo.Tag{Name: "v1.2.0-rc.1", Annotated: true})
+	tags, skipped, err := ListTags(context.Background(), Options{Repo: repo.Dir, Dir: t.TempDir(), Env: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil || skipped != 0 {
+		t.Fatalf("%v (skipped %d)", err, skipped)
+	}
+	got := map[string]string{}
+	for _, tg := range tags {
+		got[tg.Name] = tg.Commit
+	}
+	want := map[string]string{"v1.0.0": repo.Commits[0], "v1.1.0": c2, "v1.2.0-rc.1": c2}
+	if len(got) != len(want) {
+		t.Fatalf("tags %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s -> %s, want %s (annotated tags must peel to the commit)", k, got[k], v)
+		}
+	}
+	if _, _, err := ListTags(context.Background(), Options{Repo: "-oops", Dir: t.TempDir()}); err == nil {
+		t.Error("an option-like repository was accepted")
+	}
+}
