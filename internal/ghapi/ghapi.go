@@ -6,7 +6,8 @@
 // else: it is attached by go-github's WithAuthToken to a transport that
 // refuses any request to another host, the API client never follows a
 // redirect off the API host, and release asset downloads (which GitHub
-// redirects to a storage host) go through a separate tokenless client.
+// redirects to a storage host) and attestation bundle_urls (pre-signed URLs
+// on a blob host) go through a separate tokenless client.
 // Second, every error that leaves the package is a verdict class with a
 // machine-readable reason ("github-rate-limited", "github-auth",
 // "github-api-error", "no-attestation", "bundle-missing", "network-error",
