@@ -176,7 +176,7 @@ func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
 // verified.
 func (r *run) accountPages(st *siteState, results []siteFetched, identical map[string]bool) []verdict.Check {
 	scope := site.Scope{Files: map[string]string{}, Home: st.base.String(),
-		Allow: allowList(append(append([]config.AllowedResource(nil), r.cfg.Allow...), st.cfg.Allow...)),
+		Allow:  allowList(append(append([]config.AllowedResource(nil), r.cfg.Allow...), st.cfg.Allow...)),
 		Frames: append(append([]string(nil), r.cfg.Frames...), st.cfg.Frames...)}
 	for _, f := range results {
 		scope.Files[site.Key(f.Job.URL)] = "release file " + f.Job.Path
