@@ -26,6 +26,7 @@ func (r *run) finish() {
 		r.rep.Reproduce = reproduce(r.cfg, r.src, r.arts)
 	}
 	r.rep.FinishedAt = r.d.Now().UTC()
+	r.rep.Cost = report.CostOf(r.rep)
 	if r.evidence != nil {
 		var sb strings.Builder
 		if err := report.WriteJSON(&sb, r.rep); err == nil {

@@ -108,6 +108,7 @@ func (m *mdWriter) render(r *Report) {
 	m.signature(r)
 	m.reproduce(r)
 	m.timings(r)
+	m.cost(r)
 	m.line("---")
 	m.line("")
 	m.line("<sub>Report format %s (schema version %d). Verdict %s, reason %s.</sub>",

@@ -40,12 +40,14 @@ type Report struct {
 	Sites         []Site          `json:"sites,omitempty"` // site mode: each web app verified as a whole
 	Signature     *Signature      `json:"signature,omitempty"`
 	// Toolchain is what the rebuild ran with and where each version came from.
-	Toolchain  *toolchain.Result `json:"toolchain,omitempty"`
-	Checks     []verdict.Check   `json:"checks"`
-	Timings    []Timing          `json:"timings"`
-	StartedAt  time.Time         `json:"startedAt"`
-	FinishedAt time.Time         `json:"finishedAt"`
-	Reproduce  []string          `json:"reproduce,omitempty"` // shell lines a human can paste (already quoted by the caller)
+	Toolchain *toolchain.Result `json:"toolchain,omitempty"`
+	Checks    []verdict.Check   `json:"checks"`
+	Timings   []Timing          `json:"timings"`
+	// Cost splits the wall time into the build and the verifier's own work.
+	Cost       *Cost     `json:"cost,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Reproduce  []string  `json:"reproduce,omitempty"` // shell lines a human can paste (already quoted by the caller)
 	// Release says how the tag was chosen (--tag latest); nil for a literal tag.
 	Release *Release `json:"release,omitempty"`
 	// Diagnoses say what kind of failure each byte mismatch is (see diagnosis.go).

@@ -102,6 +102,7 @@ func (t *textWriter) render(r *Report) {
 		}
 		t.line("")
 	}
+	t.cost(r)
 	if len(r.Timings) > 0 {
 		parts := make([]string, 0, len(r.Timings)+1)
 		for _, tm := range r.Timings {
