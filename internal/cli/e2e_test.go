@@ -311,6 +311,20 @@ func TestVerifyEndToEnd(t *testing.T) {
 		{name: "a CDN serving gzip unasked verifies", cdn: encoded("gzip", gzipBytes(artifact)), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass, inText: "served gzip-encoded"}},
 		{name: "a CDN serving br verifies", cdn: encoded("br", brotliBytes(artifact)), want: want{code: cli.ExitVerified, reason: "ok", checkID: "sha256", status: verdict.StatusPass}},
 		{name: "gzip of flipped bytes is tampering", cdn: encoded("gzip", gzipBytes(flipped)), want: want{code: cli.ExitFailed, reason: "tampered", checkID: "sha256", status: verdict.StatusFail}},
+		{name: "different bytes for a browser UA", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			if strings.Contains(r.UserAgent(), "Chrome/") {
+				_, _ = w.Write(flipped)
+				return
+			}
+			_, _ = w.Write(artifact)
+		}, want: want{code: cli.ExitFailed, reason: "inconsistent-serving", checkID: "serving", status: verdict.StatusFail, inText: "different bytes"}},
+		{name: "different bytes for the cache-bust variant", cdn: func(w http.ResponseWriter, r *http.Request, _ int) {
+			if r.URL.RawQuery != "" {
+				_, _ = w.Write(flipped)
+				return
+			}
+			_, _ = w.Write(artifact)
+		}, want: want{code: cli.ExitFailed, reason: "inconsistent-serving", checkID: "serving", status: verdict.StatusFail}},
 		{name: "a lying Content-Encoding", cdn: encoded("gzip", artifact), want: want{code: cli.ExitInconclusive, reason: "bad-encoding", checkID: "fetch", status: verdict.StatusError}},
 		{name: "an unknown Content-Encoding", cdn: encoded("compress", artifact), want: want{code: cli.ExitInconclusive, reason: "unknown-encoding", checkID: "fetch", status: verdict.StatusError}},
 		{name: "a gzip bomb", cdn: encoded("gzip", gzipBytes(bytes.Repeat([]byte{0}, 4<<20))), extra: []string{"--max-artifact-size", "1MiB"},

@@ -126,6 +126,12 @@ var verifyOptions = []option{
 		c.FetchBudget, err = config.ParseDuration("--fetch-budget", v)
 		return err
 	}},
+	{name: "fetch-concurrency", usage: "how many requests run at once (default 4, at most 32)", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.FetchConcurrency, err = config.ParsePositive("--fetch-concurrency", v)
+		return err
+	}},
+	{name: "cache-bust-param", usage: "query parameter the cache-bust profile adds to every URL to get a copy past the caches (default kms-verify-nocache)", set: str(func(c *config.Config) *string { return &c.CacheBustParam })},
+	{name: "skip-cache-bust", bool: true, usage: "do not fetch the cache-bust variant (for CDNs that refuse unknown query parameters); reported as SKIPPED", set: boolean("skip-cache-bust", func(c *config.Config) *bool { return &c.SkipCacheBust })},
 	{name: "github-api-url", usage: "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)", set: str(func(c *config.Config) *string { return &c.GitHubAPIURL })},
 	{name: "verbose", bool: true, usage: "print the build log and more progress", set: boolean("verbose", func(c *config.Config) *bool { return &c.Verbose })},
 }

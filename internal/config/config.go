@@ -238,6 +238,15 @@ type Config struct {
 	// and the pages, with their retries and Retry-After waits); zero means
 	// DefaultFetchBudget.
 	FetchBudget time.Duration
+	// FetchConcurrency bounds the requests in flight; zero means the fetch
+	// package's default (4).
+	FetchConcurrency int
+	// CacheBustParam names the query parameter of the cache-bust client
+	// profile; zero means the fetch package's default.
+	CacheBustParam string
+	// SkipCacheBust drops the cache-bust profile (some CDNs refuse unknown
+	// query parameters); it is reported as skipped. Zero fetches it.
+	SkipCacheBust bool
 	// Verbose prints progress details.
 	Verbose bool
 	// ConfigFile is the YAML file the settings came from, if any (for the
@@ -693,6 +702,9 @@ type File struct {
 	MaxArtifactSize           string     `yaml:"max-artifact-size"`
 	FetchTimeout              string     `yaml:"fetch-timeout"`
 	FetchBudget               string     `yaml:"fetch-budget"`
+	FetchConcurrency          int        `yaml:"fetch-concurrency"`
+	CacheBustParam            string     `yaml:"cache-bust-param"`
+	SkipCacheBust             *bool      `yaml:"skip-cache-bust"`
 	NodeVersion               string     `yaml:"node-version"`
 	NodeMirror                string     `yaml:"node-mirror"`
 	// Sites lists deployed web apps; Site is the same for a single one.
@@ -773,6 +785,10 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.PredicateType, f.PredicateType)
 	set(&c.NodeVersion, f.NodeVersion)
 	set(&c.NodeMirror, f.NodeMirror)
+	set(&c.CacheBustParam, f.CacheBustParam)
+	if f.FetchConcurrency != 0 {
+		c.FetchConcurrency = f.FetchConcurrency
+	}
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
 	c.Artifacts = append(c.Artifacts, f.Artifacts...)
 	c.Sites = append(c.Sites, f.Sites...)
@@ -784,7 +800,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	for _, b := range []struct {
 		dst *bool
 		v   *bool
-	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}, {&c.AllowInline, f.AllowInline}, {&c.IncludePrereleases, f.IncludePrereleases}} {
+	}{{&c.AllowUnsigned, f.AllowUnsigned}, {&c.RequireAttestation, f.RequireAttestation}, {&c.AllowSelfHostedRunners, f.AllowSelfHostedRunners}, {&c.BuildAsRoot, f.BuildAsRoot}, {&c.SkipPageCheck, f.SkipPageCheck}, {&c.AllowInline, f.AllowInline}, {&c.IncludePrereleases, f.IncludePrereleases}, {&c.SkipCacheBust, f.SkipCacheBust}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}
@@ -877,6 +893,15 @@ func ParseCount(name, s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 0 || n > MaxRollbackDepth {
 		return 0, verdict.Usagef("invalid-input", "%s %q must be a whole number from 0 to %d", name, s, MaxRollbackDepth)
+	}
+	return n, nil
+}
+
+// ParsePositive parses a positive whole number ("4").
+func ParsePositive(name, s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return 0, verdict.Usagef("invalid-number", "%s %q must be a positive whole number such as 4", name, s)
 	}
 	return n, nil
 }

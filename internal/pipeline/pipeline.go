@@ -150,6 +150,7 @@ type run struct {
 	buildStart time.Time
 	tags       []source.TagRef
 	trust      root.TrustedMaterial
+	fetcher    *fetch.Session // see session()
 }
 
 // fetchOptions are the options of every fetch of the live site (artifacts,

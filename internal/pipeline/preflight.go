@@ -46,6 +46,15 @@ func Preflight(cfg config.Config) error {
 			return err
 		}
 	}
+	if cfg.CacheBustParam != "" && !fetch.ValidCacheBustParam(cfg.CacheBustParam) {
+		return verdict.Usagef("invalid-input", "--cache-bust-param %q is not a plain query parameter name: use letters, digits, . _ ~ - (at most 64), e.g. kms-verify-nocache", truncateRunes(cfg.CacheBustParam, 64))
+	}
+	if cfg.CacheBustParam != "" && cfg.SkipCacheBust {
+		return verdict.Usagef("conflicting-inputs", "--cache-bust-param and --skip-cache-bust contradict each other; drop one")
+	}
+	if cfg.FetchConcurrency < 0 || cfg.FetchConcurrency > fetch.MaxConcurrency {
+		return verdict.Usagef("invalid-number", "--fetch-concurrency must be between 1 and %d", fetch.MaxConcurrency)
+	}
 	if cfg.NodeVersion != "" {
 		if err := toolchain.CheckSpec(cfg.NodeVersion); err != nil {
 			return verdict.Usagef("invalid-node-version", "--node-version %v", err)
@@ -140,4 +149,13 @@ func boundRepo(cfg config.Config) (string, error) {
 		return repo, nil
 	}
 	return "", verdict.Usagef("invalid-signer", "the expected signer is a GitHub Actions workflow but its source repository is unknown: pass --signer-repo OWNER/REPO with --signer-workflow, or a GitHub --repo URL")
+}
+
+// truncateRunes cuts s to at most n runes.
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }

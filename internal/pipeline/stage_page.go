@@ -8,7 +8,6 @@ import (
 	"github.com/lukium/kms-verify-action/internal/compare"
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/digest"
-	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/page"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/site"
@@ -25,8 +24,9 @@ func (r *run) page(ctx context.Context) {
 		return // site mode: the pages are the release's HTML files (stage_site.go)
 	}
 	r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
-	body, res, err := fetch.Bytes(ctx, r.d.HTTP, r.cfg.PageURL, MaxPageSize, r.fetchOptions())
-	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL}
+	body, f, err := r.fetchDocument(ctx, r.cfg.PageURL, MaxPageSize)
+	res := f.Primary().Result
+	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL, Served: servedReport(f)}
 	if err != nil {
 		r.stageError("page-integrity", r.cfg.PageURL, "Page SRI declarations", err)
 		return

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -50,9 +51,10 @@ type siteFetchJob struct {
 
 // siteFetched is the outcome of one siteFetchJob.
 type siteFetched struct {
-	Job siteFetchJob
-	Res fetch.Result
-	Err error
+	Job    siteFetchJob
+	Res    fetch.Result
+	Err    error
+	Served []report.Served // what each client profile got
 }
 
 // walkSites lists each site's rebuilt output folder (after the build).
@@ -111,14 +113,32 @@ func (r *run) site(ctx context.Context) {
 }
 
 // fetchSiteFiles is the one place the site stage downloads: every URL of
-// every release file, each into its Dest.
+// every release file, with every client profile, through the run's fetch
+// session (one budget, bounded concurrency, once per URL and profile). Dest
+// becomes the browser profile's kept copy. Copies that differ between
+// profiles, or a profile that could not fetch, make the fetch an error
+// (inconsistent-serving is a failure) even when the browser's copy matches.
 func (r *run) fetchSiteFiles(ctx context.Context, jobs []siteFetchJob) []siteFetched {
+	targets := make([]fetch.Target, len(jobs))
+	for i, j := range jobs {
+		targets[i] = fetch.Target{URL: j.URL, Dest: fetch.DestFor(j.URL), MaxSize: r.cfg.MaxArtifactSize}
+	}
+	results := r.fetchTargets(ctx, targets)
 	out := make([]siteFetched, 0, len(jobs))
-	for _, j := range jobs {
-		opts := r.d.FetchOptions
-		opts.MaxSize = r.cfg.MaxArtifactSize
-		res, err := fetch.ToFile(ctx, r.d.HTTP, j.URL, j.Dest, opts)
-		out = append(out, siteFetched{Job: j, Res: res, Err: err})
+	for i, j := range jobs {
+		f := results[i]
+		p := f.Primary()
+		j.Dest = p.Path
+		sf := siteFetched{Job: j, Res: p.Result, Err: p.Err, Served: servedReport(f)}
+		if sf.Err == nil {
+			switch c := fetch.Consistency(j.URL, f.Copies); c.Status {
+			case verdict.StatusFail:
+				sf.Err = verdict.Failedf(c.Reason, "%s", c.Message)
+			case verdict.StatusError:
+				sf.Err = verdict.New(verdict.ErrInconclusive, c.Reason, errors.New(c.Message))
+			}
+		}
+		out = append(out, sf)
 	}
 	return out
 }
@@ -126,10 +146,8 @@ func (r *run) fetchSiteFiles(ctx context.Context, jobs []siteFetchJob) []siteFet
 // compareSiteFile records one fetch and returns the checks of a fetch that
 // did not match (none when it did).
 func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
-	rf := report.SiteFile{Path: f.Job.Path, URL: f.Job.URL, Rebuilt: digests(f.Job.File.Sum)}
-	if f.Res.Status != 0 {
-		rf.HTTP = &report.HTTPInfo{Status: f.Res.Status, Attempts: f.Res.Attempts, Headers: f.Res.Headers}
-	}
+	rf := report.SiteFile{Path: f.Job.Path, URL: f.Job.URL, Rebuilt: digests(f.Job.File.Sum), Served: f.Served}
+	rf.HTTP = httpInfo(f.Res)
 	defer func() { st.rep.Files = append(st.rep.Files, rf) }()
 	if f.Err != nil {
 		c := verdict.FromError(idSiteFile, f.Job.URL, "Fetch the site file", f.Err)

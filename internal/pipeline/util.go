@@ -206,6 +206,18 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 	if cfg.CertificateIdentityRegexp != "" {
 		args = append(args, "--certificate-identity-regexp", q(cfg.CertificateIdentityRegexp))
 	}
+	if cfg.FetchBudget != config.DefaultFetchBudget && cfg.FetchBudget > 0 {
+		args = append(args, "--fetch-budget", cfg.FetchBudget.String())
+	}
+	if cfg.FetchConcurrency > 0 {
+		args = append(args, "--fetch-concurrency", fmt.Sprint(cfg.FetchConcurrency))
+	}
+	if cfg.CacheBustParam != "" {
+		args = append(args, "--cache-bust-param", q(cfg.CacheBustParam))
+	}
+	if cfg.SkipCacheBust {
+		args = append(args, "--skip-cache-bust")
+	}
 	if cfg.AllowUnsigned {
 		args = append(args, "--allow-unsigned")
 	}

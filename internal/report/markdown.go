@@ -192,6 +192,9 @@ func (m *mdWriter) artifacts(r *Report) {
 		if h := a.HTTP; h != nil {
 			m.line("- **HTTP:** status %s after %s%s", mdCode(strconv.Itoa(h.Status)), plural(h.Attempts, "attempt", "attempts"), servedEncoding(h, mdCode))
 		}
+		if s := servedProfiles(a.Served, mdCode); s != "" {
+			m.line("- **Client profiles:** %s", s)
+		}
 		if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
 			// With several artifacts each has its own signature; the
 			// Signature section below shows the worst of them.
@@ -286,6 +289,9 @@ func (m *mdWriter) page(r *Report) {
 		line += " → redirected to " + mdCode(p.FinalURL)
 	}
 	m.line("%s", line)
+	if s := servedProfiles(p.Served, mdCode); s != "" {
+		m.line("- **Client profiles:** %s", s)
+	}
 	m.line("- **Integrity declarations found:** %d", p.Declarations)
 	m.line("")
 }

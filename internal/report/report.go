@@ -97,6 +97,8 @@ type Artifact struct {
 	Rebuilt  *Digests  `json:"rebuilt,omitempty"`
 	Live     *Digests  `json:"live,omitempty"`
 	HTTP     *HTTPInfo `json:"http,omitempty"`
+	// Served lists what each client profile got (see Served).
+	Served []Served `json:"served,omitempty"`
 	// Signature is this artifact's signature result; Report.Signature is the
 	// worst of them, so one bad signature among several is never hidden.
 	Signature *Signature `json:"signature,omitempty"`
@@ -126,6 +128,8 @@ type Page struct {
 	// References is what the page makes the browser run or apply, and how
 	// each was accounted for.
 	References []Reference `json:"references,omitempty"`
+	// Served lists what each client profile got for the page (see Served).
+	Served []Served `json:"served,omitempty"`
 }
 
 // Site is one deployed web app verified as a whole: every file of the
@@ -152,6 +156,7 @@ type SiteFile struct {
 	Rebuilt *Digests       `json:"rebuilt,omitempty"`
 	Live    *Digests       `json:"live,omitempty"`
 	HTTP    *HTTPInfo      `json:"http,omitempty"`
+	Served  []Served       `json:"served,omitempty"` // what each client profile got
 }
 
 // SiteExcluded is a file of the output folder that was not fetched.

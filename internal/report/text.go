@@ -89,6 +89,9 @@ func (t *textWriter) render(r *Report) {
 			line += " → " + in(p.FinalURL)
 		}
 		t.line("%s: %s", line, plural(p.Declarations, "integrity declaration", "integrity declarations"))
+		if s := servedProfiles(p.Served, in); s != "" {
+			t.line("   Client profiles: %s", s)
+		}
 		t.line("")
 	}
 	t.sites(r)
@@ -151,6 +154,9 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 			line += fmt.Sprintf(" (HTTP %d, %s%s)", h.Status, plural(h.Attempts, "attempt", "attempts"), servedEncoding(h, in))
 		}
 		t.line("%s", line)
+		if s := servedProfiles(a.Served, in); s != "" {
+			t.line("  Profiles:     %s", s)
+		}
 	}
 	if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
 		line := "  Signature:    " + statusLabel(sig.Status)

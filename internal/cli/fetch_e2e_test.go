@@ -1,0 +1,125 @@
+package cli_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lukium/kms-verify-action/internal/cli"
+	"github.com/lukium/kms-verify-action/internal/testkit/gitrepo"
+	"github.com/lukium/kms-verify-action/internal/verdict"
+)
+
+// TestSiteModeFetchesAsBrowsers: every file of a site is fetched with every
+// client profile under one budget; the hostile servers below are each
+// caught with their own exit code and reason, and none is verified.
+func TestSiteModeFetchesAsBrowsers(t *testing.T) {
+	t.Parallel()
+	repo := gitrepo.New(t, miniSite, gitrepo.Tag{Name: "v1.0.0", Annotated: true})
+	chrome := func(r *http.Request) bool { return strings.Contains(r.UserAgent(), "Chrome/") }
+	for _, tc := range []struct {
+		name string
+		// serve may answer the request itself (true) or leave it to the honest CDN.
+		serve  func(w http.ResponseWriter, r *http.Request, body string) bool
+		extra  []string
+		code   int
+		reason string
+		check  string // a check ID that must be present with its status
+		status verdict.Status
+	}{
+		{name: "gzip for every file, asked or not", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = w.Write(gzipBytes([]byte(body)))
+			return true
+		}, code: cli.ExitVerified, reason: "ok"},
+		{name: "a lazily loaded chunk that differs for browsers", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
+			if r.URL.Path == "/assets/chunk.js" && chrome(r) {
+				fmt.Fprint(w, "export const lazy = 'evil';\n")
+				return true
+			}
+			return false
+		}, code: cli.ExitFailed, reason: "inconsistent-serving"},
+		{name: "the cache-bust variant gets other bytes", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
+			if r.URL.Path == "/assets/app.js" && r.URL.RawQuery != "" {
+				fmt.Fprint(w, "import('./evil.js');\n")
+				return true
+			}
+			return false
+		}, code: cli.ExitFailed, reason: "inconsistent-serving"},
+		{name: "skip-cache-bust is shown as skipped", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
+			if r.URL.RawQuery != "" {
+				t.Errorf("cache-bust request although skipped: %s", r.URL)
+			}
+			return false
+		}, extra: []string{"--skip-cache-bust"}, code: cli.ExitVerified, reason: "ok", check: "cache-bust", status: verdict.StatusSkipped},
+		{name: "a stalling file hits the fetch budget", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
+			if r.URL.Path == "/assets/app.css" {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(20 * time.Second):
+				}
+				return true
+			}
+			return false
+		}, extra: []string{"--fetch-budget", "1s", "--fetch-timeout", "30s"}, code: cli.ExitInconclusive, reason: "fetch-budget"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			files := served()
+			var mu sync.Mutex
+			requests := map[string]int{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				requests[r.URL.RequestURI()+" "+r.UserAgent()]++
+				mu.Unlock()
+				p := r.URL.Path
+				if strings.HasSuffix(p, "/") {
+					p += "index.html"
+				}
+				body, ok := files[p]
+				if !ok {
+					http.NotFound(w, r)
+					return
+				}
+				if tc.serve(w, r, body) {
+					return
+				}
+				_, _ = w.Write([]byte(body))
+			}))
+			t.Cleanup(srv.Close)
+			args := append([]string{"verify", "--repo", repo.Dir, "--tag", "v1.0.0", "--build-command", "sh build.sh",
+				"--site-dir", "dist", "--site-url", srv.URL + "/", "--allow-unsigned",
+				"--site-exclude", "build-time.txt", "--site-exclude", "**/*.map"}, tc.extra...)
+			start := time.Now()
+			res := run(t, runOpts{}, args...)
+			if res.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", res.code, tc.code, res.stdout, res.stderr)
+			}
+			if res.rep == nil || res.rep.Reason != tc.reason {
+				t.Fatalf("reason %v, want %q\n%s", res.rep, tc.reason, res.stdout)
+			}
+			if el := time.Since(start); el > 15*time.Second {
+				t.Errorf("took %v", el)
+			}
+			if tc.check != "" {
+				if c, ok := res.check(tc.check); !ok || c.Status != tc.status {
+					t.Errorf("check %s = %+v, want %s", tc.check, c, tc.status)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for k, n := range requests {
+				if n > 1 {
+					t.Errorf("%s requested %d times; once per URL and profile", k, n)
+				}
+			}
+			if tc.reason == "inconsistent-serving" && !strings.Contains(res.stdout, "different bytes") {
+				t.Errorf("the summary does not say which profile got what:\n%s", res.stdout)
+			}
+		})
+	}
+}
