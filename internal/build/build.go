@@ -10,6 +10,8 @@ package build
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +36,10 @@ import (
 const (
 	// DefaultTimeout bounds a build when Options.Timeout is zero.
 	DefaultTimeout = 20 * time.Minute
-	// DrainDelay bounds how long the build's output may stay open after the
-	// build's process group has been killed.
-	DrainDelay = 5 * time.Second
+	// DrainDelay bounds how long the build's output may stay open after
+	// every process of the build has been killed (then it holds no write
+	// end, so this only matters when something else does).
+	DrainDelay = time.Second
 	// MaxListedMatches is how many matches an artifact-ambiguous error names.
 	MaxListedMatches = 10
 	// MaxPatternLen is the longest artifact pattern accepted.
@@ -84,14 +87,16 @@ type Options struct {
 	// original environment through /proc/$PPID/environ, tokens included, and
 	// write any file the verifier can: hand the checkout over with HandOver
 	// and run it as someone else.
+	//
+	// Every process of User is killed when the build ends, so User must be
+	// used by nothing else: take it from PickUser, never a shared user such
+	// as nobody.
 	User *User
 }
 
 // User is a numeric user and group.
 type User struct{ UID, GID uint32 }
 
-// Nobody is the conventional unprivileged user (65534:65534).
-var Nobody = User{UID: 65534, GID: 65534}
 
 // HandOver gives every file under root (root included) to u, without
 // following symbolic links, so that a build running as u can write there.
@@ -178,11 +183,23 @@ func Env(lookup func(string) (string, bool), extra []string, home, tag, commit s
 }
 
 // Run runs sh -c o.Command in o.Dir with exactly o.Env, stdin empty, and
-// stdout and stderr both sent to o.Log. The build runs in its own process
-// group; on timeout or cancellation, and after the build exits, the whole
-// group is killed so no background process outlives it.
+// stdout and stderr both sent to o.Log. No process of the build outlives
+// Run: on timeout or cancellation, and after sh exits, the build's process
+// group is killed and then every process that left it (setsid, double fork,
+// daemons) too:
 //
-// A non-zero exit is verdict.ErrInconclusive "build-failed" (the Result still
+//   - As o.User (a fresh uid from PickUser), every process of that uid is
+//     killed with kill(-1, SIGKILL) sent as that uid, until /proc shows none
+//     alive. Nothing the build can do as an unprivileged user escapes this.
+//   - As the verifier's own user, the build's processes carry MarkerVar in
+//     their environment and are killed by it; the verifier becomes a child
+//     subreaper so orphans stay its children. Best effort: a process that
+//     rewrites its environment escapes (such a build could read the
+//     verifier's memory anyway).
+//
+// Once they are dead nothing holds the output pipe, so the timeout holds.
+// A process that cannot be ended is "build-escaped" and the build's output
+// must not be read. A non-zero exit is verdict.ErrInconclusive "build-failed" (the Result still
 // carries the exit code); the deadline is "build-timeout"; cancellation of
 // ctx is "build-canceled".
 func Run(ctx context.Context, o Options) (Result, error) {
@@ -194,6 +211,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
 		return Result{}, verdict.Usagef("invalid-build-dir", "build directory %s is not a directory", o.Dir)
+	}
+	if o.User != nil && o.User.UID == 0 {
+		return Result{}, verdict.Usagef("invalid-build-user", "the build user must not be root; leave User nil to run as the verifier's user")
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -219,11 +239,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var end func() error // kills every process of the build, checks none is left
 	if o.User != nil {
 		// No supplementary groups: the build keeps none of ours.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: o.User.UID, Gid: o.User.GID, Groups: []uint32{}}
+		uid := o.User.UID
+		end = func() error { return endUID(uid) }
+	} else {
+		// The same user as ours: mark the build's processes so they can be
+		// told apart from ours, and keep its orphans as our children.
+		marker := newMarker()
+		cmd.Env = append(cmd.Env, MarkerVar+"="+marker)
+		becomeSubreaper()
+		end = func() error { return endMarked(marker) }
 	}
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd.Cancel = func() error {
+		err := killGroup(cmd.Process)
+		_ = end()
+		return err
+	}
 	cmd.WaitDelay = DrainDelay
 
 	now := o.Now
@@ -246,15 +280,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}()
 
 	waitErr := cmd.Wait()
-	_ = killGroup(cmd.Process) // background processes left behind by the build
+	_ = killGroup(cmd.Process)
+	endErr := end() // background processes, in the group or escaped from it
 	select {
 	case <-drained:
 	case <-time.After(DrainDelay):
-		pr.Close() // a process escaped the group and holds the output open
+		pr.Close() // something outside the build still holds the output open
 		<-drained
 	}
 	res := Result{Duration: now().Sub(start), ExitCode: cmd.ProcessState.ExitCode()}
 
+	if endErr != nil {
+		return res, verdict.Inconclusivef("build-escaped", "a process started by the build could not be ended (%v); its output is not read", endErr)
+	}
 	if waitErr == nil {
 		return res, nil
 	}
@@ -277,6 +315,13 @@ func ctxError(ctx context.Context, timeout time.Duration) error {
 		return verdict.Inconclusivef("build-timeout", "build command did not finish within %s; raise the build timeout or speed up the build", timeout)
 	}
 	return verdict.Inconclusivef("build-canceled", "build command was canceled")
+}
+
+// newMarker returns a random value that marks one build's processes.
+func newMarker() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // killGroup sends SIGKILL to the process group led by p.

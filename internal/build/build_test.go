@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -295,17 +296,21 @@ func TestRunAsUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := HandOver(dir, Nobody); err != nil {
+	u, err := PickUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := HandOver(dir, u); err != nil {
 		t.Fatal(err)
 	}
 	var log strings.Builder
 	cmd := `id -u; id -G; if cat /proc/$PPID/environ >/dev/null 2>&1; then echo LEAK; fi; touch made-by-build`
-	if _, err := Run(context.Background(), Options{Dir: dir, Command: cmd, Env: []string{"PATH=" + DefaultPath}, Log: &log, User: &Nobody}); err != nil {
+	if _, err := Run(context.Background(), Options{Dir: dir, Command: cmd, Env: []string{"PATH=" + DefaultPath}, Log: &log, User: &u}); err != nil {
 		t.Fatalf("build: %v\n%s", err, log.String())
 	}
 	out := log.String()
-	if !strings.HasPrefix(out, "65534\n65534\n") {
-		t.Errorf("build ran as %q, want uid and only gid 65534", out)
+	if want := fmt.Sprintf("%d\n%d\n", u.UID, u.GID); !strings.HasPrefix(out, want) {
+		t.Errorf("build ran as %q, want uid and only gid %d", out, u.UID)
 	}
 	if strings.Contains(out, "LEAK") {
 		t.Error("the build could read the verifier's environment")
@@ -314,7 +319,7 @@ func TestRunAsUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != Nobody.UID {
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != u.UID {
 		t.Errorf("file made by the build belongs to %d", uid)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lukium/kms-verify-action/internal/build"
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/conformance"
 	"github.com/lukium/kms-verify-action/internal/fetch"
@@ -55,7 +54,7 @@ type Env struct {
 	HTTP *http.Client
 	// FetchOptions overrides retry timing (tests); zero means defaults.
 	FetchOptions fetch.Options
-	// Geteuid reports the effective user; as root the build is run as nobody.
+	// Geteuid reports the effective user; as root the build is run as a fresh uid.
 	// Zero means the process is not root.
 	Geteuid func() int
 }
@@ -339,7 +338,7 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 	if e.Geteuid != nil && e.Geteuid() == 0 && !cfg.BuildAsRoot {
 		// The action container runs as root: the build must not be able to
 		// read our environment (the token) or write the runner's files.
-		deps.BuildUser = &build.Nobody
+		deps.IsolateBuild = true
 	}
 	if inActions {
 		ri := runner.Run()

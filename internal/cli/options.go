@@ -73,7 +73,7 @@ var verifyOptions = []option{
 		c.BuildTimeout, err = config.ParseDuration("--build-timeout", v)
 		return err
 	}},
-	{name: "build-as-root", bool: true, usage: "when the verifier runs as root, run the build as root too (default: as nobody, so it cannot read tokens from the verifier's environment)", set: boolean("build-as-root", func(c *config.Config) *bool { return &c.BuildAsRoot })},
+	{name: "build-as-root", bool: true, usage: "when the verifier runs as root, run the build as root too (default: as a fresh unprivileged uid whose every process is killed when the build ends, so it cannot read tokens from the verifier's environment)", set: boolean("build-as-root", func(c *config.Config) *bool { return &c.BuildAsRoot })},
 	{name: "node-version", usage: "Node version for the rebuild, overriding what the release declares (.nvmrc, .node-version, .tool-versions, package.json); a version, a range, lts/NAME, or system for the image's Node", set: str(func(c *config.Config) *string { return &c.NodeVersion })},
 	{name: "node-mirror", usage: "Node.js distribution mirror with the official layout (default https://nodejs.org/dist); tarballs are checked against its SHASUMS256.txt", set: str(func(c *config.Config) *string { return &c.NodeMirror })},
 	{name: "artifact", usage: "path or glob (** allowed) of the built file in the checkout; must match exactly one file", set: func(_ *config.Config, a *config.Artifact, v string) error { a.Path = v; return nil }},

@@ -136,7 +136,7 @@ type Config struct {
 	// BuildEnv lists extra environment variable names passed to the build; zero passes none.
 	BuildEnv []string
 	// BuildAsRoot keeps the build running as root when the verifier runs as
-	// root. Zero (the default) runs it as nobody (65534), so it cannot read the
+	// root. Zero (the default) runs it as a fresh unprivileged uid, so it cannot read the
 	// verifier's environment (tokens) or write the runner's files.
 	BuildAsRoot bool
 	// BuildTimeout bounds the build; zero means DefaultBuildTimeout.

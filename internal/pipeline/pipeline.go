@@ -81,9 +81,12 @@ type Deps struct {
 	Run *report.Run
 	// FetchOptions tunes retries/backoff (tests inject a fast sleep); zero means defaults.
 	FetchOptions fetch.Options
-	// BuildUser, when set, is the user the build runs as; the checkout and
-	// build home are handed over to it and the work directory made traversable.
-	BuildUser *build.User
+	// IsolateBuild runs the build as a fresh uid (build.PickUser; the
+	// verifier must be root): the checkout and build home are handed over to
+	// it, the work directory made traversable, and every process of that uid
+	// is killed when the build ends. False runs the build as the verifier's
+	// own user.
+	IsolateBuild bool
 }
 
 // Run executes the whole verification. It returns a usage error (exit 3)
@@ -142,9 +145,11 @@ type run struct {
 	evidence *report.Evidence
 	arts     []*artifactState
 	sites    []*siteState
-	usage    error // first usage-class stage error
-	tc       *toolchain.Result
-	budget   *fetch.Budget
+	// buildUser is the fresh uid the build runs as when Deps.IsolateBuild.
+	buildUser *build.User
+	usage     error // first usage-class stage error
+	tc        *toolchain.Result
+	budget    *fetch.Budget
 	// Diagnosis of mismatches (stage_diagnose.go).
 	mismatches []diagnose.Mismatch
 	buildStart time.Time
@@ -199,7 +204,9 @@ func (r *run) execute(ctx context.Context) {
 		return
 	}
 	r.work = work
-	defer os.RemoveAll(work)
+	// The build's processes are dead by now (build.Run ends them all), so
+	// nothing writes into the tree while it is removed.
+	defer removeTree(work)
 	defer func() {
 		for _, st := range r.arts {
 			if st.file != nil {
@@ -207,7 +214,7 @@ func (r *run) execute(ctx context.Context) {
 			}
 		}
 	}()
-	if d := r.d.BuildUser; d != nil {
+	if r.d.IsolateBuild {
 		// The build user must reach src/ and home/ (handed over before the
 		// build); nothing else in the work directory is readable to it.
 		if err := os.Chmod(work, 0o711); err != nil {

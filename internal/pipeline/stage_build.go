@@ -21,7 +21,13 @@ func (r *run) build(ctx context.Context) bool {
 		r.stageError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "%v", err))
 		return false
 	}
-	if u := r.d.BuildUser; u != nil {
+	if r.d.IsolateBuild {
+		u, err := r.newBuildUser()
+		if err != nil {
+			r.stageError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "%v", err))
+			return false
+		}
+		r.buildUser = u
 		for _, dir := range []string{filepath.Join(r.work, "src"), home} {
 			if err := build.HandOver(dir, *u); err != nil {
 				r.stageError("build", "", "Reproducible build", verdict.Inconclusivef("workspace", "cannot hand the checkout to the build user: %v", err))
@@ -60,7 +66,7 @@ func (r *run) build(ctx context.Context) bool {
 		Env:     env,
 		Timeout: r.cfg.BuildTimeout,
 		Log:     io.MultiWriter(logs...),
-		User:    r.d.BuildUser,
+		User:    r.buildUser,
 	})
 	resume()
 	end()
@@ -69,14 +75,14 @@ func (r *run) build(ctx context.Context) bool {
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			c.Actual = "last lines of the build log: " + lastLines(t, 5)
 		}
-		if u := r.d.BuildUser; u != nil {
-			c.Message += fmt.Sprintf("; the build ran as uid %d (nobody) because the verifier runs as root, so tools installed for root (e.g. under /root) and root-owned caches are out of its reach: install them system-wide, or pass --build-as-root to accept the risk", u.UID)
+		if u := r.buildUser; u != nil {
+			c.Message += fmt.Sprintf("; the build ran as uid %d (a fresh unprivileged user) because the verifier runs as root, so tools installed for root (e.g. under /root) and root-owned caches are out of its reach: install them system-wide, or pass --build-as-root to accept the risk", u.UID)
 		}
 		r.add(c)
 		return false
 	}
 	as := ""
-	if u := r.d.BuildUser; u != nil {
+	if u := r.buildUser; u != nil {
 		as = fmt.Sprintf(" as uid %d (unprivileged)", u.UID)
 	}
 	r.add(verdict.Check{ID: "build", Subject: r.cfg.BuildCommand, Title: "Reproducible build", Status: verdict.StatusPass,
@@ -168,4 +174,18 @@ func (r *run) evidencePath(name string) (string, error) {
 		return "", err
 	}
 	return p, nil
+}
+
+// newBuildUser returns a fresh uid for one build when Deps.IsolateBuild,
+// else nil (the build runs as the verifier's user). Every build gets its
+// own: all processes of that uid are killed when the build ends.
+func (r *run) newBuildUser() (*build.User, error) {
+	if !r.d.IsolateBuild {
+		return nil, nil
+	}
+	u, err := build.PickUser()
+	if err != nil {
+		return nil, fmt.Errorf("cannot choose a user to run the build as: %w", err)
+	}
+	return &u, nil
 }

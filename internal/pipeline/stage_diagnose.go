@@ -489,7 +489,11 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 			return "", source.Result{}, err
 		}
 	}
-	if r.d.BuildUser != nil {
+	user, err := r.newBuildUser()
+	if err != nil {
+		return "", source.Result{}, err
+	}
+	if user != nil {
 		if err := os.Chmod(base, 0o711); err != nil {
 			return "", source.Result{}, err
 		}
@@ -511,7 +515,7 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 	if err != nil {
 		return "", res, err
 	}
-	if u := r.d.BuildUser; u != nil {
+	if u := user; u != nil {
 		for _, d := range []string{src, home} {
 			if err := build.HandOver(d, *u); err != nil {
 				return "", res, err
@@ -524,7 +528,7 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 	}
 	benv = r.withToolchain(benv)
 	_, err = build.Run(ctx, build.Options{Dir: src, Command: r.cfg.BuildCommand, Env: benv, Timeout: r.cfg.BuildTimeout,
-		Log: io.MultiWriter(append(logs, io.Discard)...), User: r.d.BuildUser})
+		Log: io.MultiWriter(append(logs, io.Discard)...), User: user})
 	if err != nil {
 		return "", res, err
 	}

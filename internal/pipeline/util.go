@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/config"
@@ -265,4 +267,22 @@ func printable(c byte) string {
 		return "'" + string(rune(c)) + "'"
 	}
 	return "(non-printable)"
+}
+
+// removeTree removes a work directory. A build can leave directories it
+// made read-only (module caches do), which stop a non-root RemoveAll: those
+// are made writable (never through a link: WalkDir does not follow them)
+// and the removal tried again.
+func removeTree(dir string) error {
+	err := os.RemoveAll(dir)
+	for i := 0; err != nil && i < 3; i++ {
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+		err = os.RemoveAll(dir)
+	}
+	return err
 }
