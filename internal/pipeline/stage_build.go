@@ -11,7 +11,6 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/build"
 	"github.com/lukium/kms-verify-action/internal/digest"
-	"github.com/lukium/kms-verify-action/internal/safefs"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -132,23 +131,15 @@ func (r *run) hashRebuilt(st *artifactState) (digest.Sum, error) {
 
 // withSHA512 hashes a rebuilt artifact again with SHA-512 added, for a page
 // that pins it with sha512 (the first pass computes SHA-256 and SHA-384
-// only). It reads the evidence copy when there is one, else the build
-// output, opened without following links.
+// only). It reads the descriptor FindArtifact opened, never the path again.
 func (r *run) withSHA512(st *artifactState) error {
 	if st.rebuilt == nil || st.rebuilt.Has512 {
 		return nil
 	}
-	var f *os.File
-	var err error
-	if p, perr := r.evidencePath("rebuilt-" + st.cfg.Name); perr == nil && p != "" {
-		f, err = os.Open(p)
-	} else {
-		f, err = safefs.OpenFile(filepath.Join(r.work, "src"), st.rel)
+	if st.file == nil {
+		return verdict.Inconclusivef("artifact-unreadable", "%s: not open", st.rel)
 	}
-	if err != nil {
-		return verdict.Inconclusivef("artifact-unreadable", "%s: %v", st.rel, err)
-	}
-	defer f.Close()
+	f := io.NewSectionReader(st.file, 0, 1<<62)
 	sum, err := digest.Reader(f, r.cfg.MaxArtifactSize, digest.WithSHA512())
 	if err != nil {
 		return err
@@ -158,22 +149,6 @@ func (r *run) withSHA512(st *artifactState) error {
 	}
 	st.rebuilt = &sum
 	return nil
-}
-
-// evidencePath is the path of an evidence file of this run, or "" without
-// an evidence folder.
-func (r *run) evidencePath(name string) (string, error) {
-	if r.evidence == nil {
-		return "", nil
-	}
-	p, err := r.evidence.Path(name)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Lstat(p); err != nil {
-		return "", err
-	}
-	return p, nil
 }
 
 // newBuildUser returns a fresh uid for one build when Deps.IsolateBuild,
