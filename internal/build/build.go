@@ -97,7 +97,6 @@ type Options struct {
 // User is a numeric user and group.
 type User struct{ UID, GID uint32 }
 
-
 // HandOver gives every file under root (root included) to u, without
 // following symbolic links, so that a build running as u can write there.
 func HandOver(root string, u User) error {
