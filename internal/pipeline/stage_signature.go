@@ -241,6 +241,9 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 			origin := a.Source
 			if a.Source == ghapi.SourceBundleURL {
 				origin = "bundle_url " + a.URL
+				if a.URL == "" {
+					origin = "bundle_url (unusable URL)"
+				}
 				if a.Encoding != "" {
 					origin += " (" + a.Encoding + ")"
 				}

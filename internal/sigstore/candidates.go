@@ -157,5 +157,5 @@ func notWorkflowSigner(b *bundle.Bundle, cert *x509.Certificate) (bool, string, 
 	if ptype != "" {
 		what += fmt.Sprintf(" (predicate %s)", ptype)
 	}
-	return true, sum.SubjectAlternativeName, fmt.Sprintf("%s, signed by %q, which is GitHub's release service and not a workflow: it cannot satisfy the expected workflow identity and was not used", what, sum.SubjectAlternativeName)
+	return true, sum.SubjectAlternativeName, fmt.Sprintf("%s, signed by GitHub's release service %q, not a workflow: it cannot satisfy the workflow identity", what, sum.SubjectAlternativeName)
 }
