@@ -31,8 +31,10 @@ func runAction(ctx context.Context, e Env) int {
 	case "", "verify":
 	case "dispatch":
 		return runDispatchAction(ctx, e, runner, token)
+	case "demo":
+		return runDemoAction(ctx, e, runner)
 	default:
-		runner.Error("kms-verify: invalid input", fmt.Sprintf("mode %q must be verify or dispatch", mode))
+		runner.Error("kms-verify: invalid input", fmt.Sprintf("mode %q must be verify, dispatch or demo", mode))
 		return ExitUsage
 	}
 	cfg, err := actionConfig(runner, e.Getenv)

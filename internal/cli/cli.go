@@ -67,6 +67,7 @@ Usage:
   kms-verify demo [--tamper]         run the whole pipeline offline on a built-in example
   kms-verify verify-bundle [flags]   verify one Sigstore bundle (sigstore-conformance protocol)
   kms-verify dispatch [flags]        random-cadence trigger for the verifier workflow
+  kms-verify history FILE            runs per day, gaps and the last failure of a public record
   kms-verify version                 print the version
 
 Exit codes: 0 verified, 1 failed (possible tampering), 2 could not verify, 3 invalid usage.
@@ -90,6 +91,8 @@ func Main(ctx context.Context, e Env) int {
 		return exitForError(conformance.Run(ctx, args, e.Stdout, e.Stderr))
 	case "dispatch":
 		return runDispatch(ctx, e, args)
+	case "history":
+		return runHistory(e, args)
 	case "action":
 		return runAction(ctx, e)
 	case "version", "--version":
@@ -344,6 +347,13 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		ri := runner.Run()
 		deps.Run = &report.Run{Repository: ri.Repository, RunID: ri.RunID, RunAttempt: ri.RunAttempt, Workflow: ri.Workflow, Event: ri.Event, URL: ri.URL, ServerURL: ri.ServerURL}
 	}
+	if err := validatePublish(cfg); err != nil {
+		if inActions {
+			runner.Error("kms-verify: invalid input", err.Error())
+		}
+		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", err)
+		return ExitUsage
+	}
 	for _, p := range []string{cfg.Report, cfg.Summary} {
 		if p == "" {
 			continue
@@ -384,6 +394,7 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 			code = ExitInconclusive
 		}
 	}
+	code = recordRun(ctx, e, cfg, rep, runner, inActions, code)
 	return code
 }
 

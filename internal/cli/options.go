@@ -133,5 +133,11 @@ var verifyOptions = []option{
 	{name: "cache-bust-param", usage: "query parameter the cache-bust profile adds to every URL to get a copy past the caches (default kms-verify-nocache)", set: str(func(c *config.Config) *string { return &c.CacheBustParam })},
 	{name: "skip-cache-bust", bool: true, usage: "do not fetch the cache-bust variant (for CDNs that refuse unknown query parameters); reported as SKIPPED", set: boolean("skip-cache-bust", func(c *config.Config) *bool { return &c.SkipCacheBust })},
 	{name: "github-api-url", usage: "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)", set: str(func(c *config.Config) *string { return &c.GitHubAPIURL })},
+	{name: "publish", usage: "commit the public record (report, VSA, history.jsonl line, badge.svg) to this branch, e.g. kms-verify-record (default: off)", set: str(func(c *config.Config) *string { return &c.Publish })},
+	{name: "publish-remote", usage: "git remote of the record (default: --repo; in the action: this repository)", set: str(func(c *config.Config) *string { return &c.PublishRemote })},
+	{name: "max-gap", usage: "the record's badge turns grey (stale) when the latest run is older than this (default 24h)", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+		c.MaxGap, err = config.ParseDuration("--max-gap", v)
+		return err
+	}},
 	{name: "verbose", bool: true, usage: "print the build log and more progress", set: boolean("verbose", func(c *config.Config) *bool { return &c.Verbose })},
 }

@@ -249,6 +249,15 @@ type Config struct {
 	SkipCacheBust bool
 	// Verbose prints progress details.
 	Verbose bool
+	// Publish is the branch that receives the public record of the run (the
+	// report, the VSA, a history.jsonl line and badge.svg); zero publishes
+	// nothing.
+	Publish string
+	// PublishRemote is the git remote of the record; zero means Repo.
+	PublishRemote string
+	// MaxGap is the age after which the record's badge turns grey ("stale");
+	// zero means 24h.
+	MaxGap time.Duration
 	// ConfigFile is the YAML file the settings came from, if any (for the
 	// "reproduce it yourself" command); zero means flags or inputs only.
 	ConfigFile string

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -80,6 +82,7 @@ func (r *run) signature(ctx context.Context) {
 			sig.Bundle, sig.Message = st.cfg.Bundle, err.Error()
 		} else {
 			sig.Status = verdict.StatusPass
+			sig.BundleSHA256 = bundleDigest(cands, res.Signer.Bundle)
 			r.d.Log.Logf("Signature verified: %s signed by %s", sig.Bundle, sig.SAN)
 		}
 		r.setSignature(st, sig)
@@ -341,4 +344,15 @@ func candidateReport(rs []sigstore.CandidateResult) []report.Candidate {
 			Message: c.Message, Signer: c.Signer, SignerVerified: c.SignerVerified})
 	}
 	return out
+}
+
+// bundleDigest is the SHA-256 of the candidate that verified, by name.
+func bundleDigest(cands []sigstore.Candidate, name string) string {
+	for _, c := range cands {
+		if c.Name == name {
+			sum := sha256.Sum256(c.JSON)
+			return hex.EncodeToString(sum[:])
+		}
+	}
+	return ""
 }

@@ -192,9 +192,10 @@ type Reference struct {
 
 // Signature is the result of the Sigstore verification of the release.
 type Signature struct {
-	Status            verdict.Status `json:"status"`         // pass | fail | error | skipped
-	Bundle            string         `json:"bundle"`         // where the verifying bundle came from
-	Kind              string         `json:"kind,omitempty"` // message-signature | dsse
+	Status            verdict.Status `json:"status"`                 // pass | fail | error | skipped
+	Bundle            string         `json:"bundle"`                 // where the verifying bundle came from
+	BundleSHA256      string         `json:"bundleSha256,omitempty"` // SHA-256 of the verifying bundle's bytes
+	Kind              string         `json:"kind,omitempty"`         // message-signature | dsse
 	SAN               string         `json:"san,omitempty"`
 	Issuer            string         `json:"issuer,omitempty"`
 	Workflow          string         `json:"workflow,omitempty"`

@@ -3,6 +3,7 @@ package repotest
 import (
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -35,18 +36,34 @@ func exampleWorkflows(t *testing.T) []string {
 	return files
 }
 
+// lintedWorkflows is every workflow actionlint checks: the examples and
+// this repository's own CI.
+func lintedWorkflows(t *testing.T) []string {
+	t.Helper()
+	files := exampleWorkflows(t)
+	own, _ := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
+	if len(own) == 0 {
+		t.Fatal("no workflows in .github/workflows/")
+	}
+	return append(files, own...)
+}
+
 func TestExampleWorkflowsPassActionlint(t *testing.T) {
 	t.Parallel()
-	for _, path := range exampleWorkflows(t) {
+	// shellcheck checks the run: scripts where it is installed (CI installs
+	// it); the test does not require it. pyflakes stays off.
+	shellcheck, _ := exec.LookPath("shellcheck")
+	if shellcheck == "" {
+		t.Log("shellcheck not installed: run: scripts are not shellchecked")
+	}
+	for _, path := range lintedWorkflows(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
 			content, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Shellcheck and pyflakes stay disabled: the zero options run
-			// actionlint's own checks only, with no external commands.
-			l, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{})
+			l, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{Shellcheck: shellcheck})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +75,28 @@ func TestExampleWorkflowsPassActionlint(t *testing.T) {
 				t.Errorf("%s:%d:%d: %s [%s]", filepath.Base(path), e.Line, e.Column, e.Message, e.Kind)
 			}
 		})
+	}
+}
+
+// TestOwnCIRunsTheChecksAndTheAction: .github/workflows/ci.yml runs .ci/run
+// and the action itself (uses: ./) on the demo.
+func TestOwnCIRunsTheChecksAndTheAction(t *testing.T) {
+	t.Parallel()
+	w := loadWorkflow(t, filepath.Join(root, ".github", "workflows", "ci.yml"))
+	var runsCI, usesSelf bool
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if strings.Contains(s.Run.Value, ".ci/run") {
+				runsCI = true
+			}
+			if s.Uses.Value == "./" && s.With["mode"].Value == "demo" {
+				usesSelf = true
+			}
+			checkUses(t, "ci.yml", s.Uses)
+		}
+	}
+	if !runsCI || !usesSelf {
+		t.Errorf("ci.yml runs .ci/run: %v; runs uses: ./ with mode: demo: %v", runsCI, usesSelf)
 	}
 }
 

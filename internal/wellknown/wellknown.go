@@ -14,6 +14,9 @@ const (
 	GitHubHosted = "github-hosted"
 	// SLSAProvenanceV1 is the predicate type of SLSA v1 provenance, the default.
 	SLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
+	// SLSAVerificationSummaryV1 is the predicate type of a SLSA
+	// Verification Summary Attestation (https://slsa.dev/spec/v1.0/verification_summary).
+	SLSAVerificationSummaryV1 = "https://slsa.dev/verification_summary/v1"
 	// InTotoPayloadType is the DSSE payload type of in-toto statements.
 	InTotoPayloadType = "application/vnd.in-toto+json"
 	// InTotoStatementV1 is the _type of an in-toto v1 statement.
