@@ -20,7 +20,7 @@ import (
 // demoFS carries the offline example so `kms-verify demo` works from any
 // directory, not only from a checkout.
 //
-//go:embed testdata/demo
+//go:embed all:testdata/demo
 var demoFS embed.FS
 
 func main() {

@@ -199,6 +199,8 @@ func TestDemo(t *testing.T) {
 	}{
 		{[]string{"demo"}, cli.ExitVerified, "VERIFICATION PASSED"},
 		{[]string{"demo", "--tamper"}, cli.ExitFailed, "MISMATCH"},
+		{[]string{"demo", "--site"}, cli.ExitVerified, "excluded .well-known/kms-manifest.json"},
+		{[]string{"demo", "--site", "--tamper"}, cli.ExitFailed, "kms-worker."},
 	} {
 		var out strings.Builder
 		code := cli.Main(t.Context(), cli.Env{Args: tc.args, DemoFS: fsys, Stdout: &out, Stderr: &out, TempDir: traversable(t), Geteuid: os.Geteuid,

@@ -14,19 +14,27 @@ import (
 	"github.com/lukium/kms-verify-action/internal/ghaction"
 )
 
-const demoUsage = `Usage: kms-verify demo [--tamper] [--evidence-dir DIR] [--report FILE] [--summary FILE]
+const demoUsage = `Usage: kms-verify demo [--site] [--tamper] [--evidence-dir DIR] [--report FILE] [--summary FILE]
 
 Runs the whole pipeline offline: makes a tagged git repository from the demo
 web app, rebuilds it, fetches the "live" copy from a loopback CDN, checks the
 page's SRI and verifies a committed Sigstore bundle (DSSE provenance signed for
 lukium/kms-demo's release workflow) against a committed trusted root.
 It exits 0. With --tamper the CDN serves one byte changed and it exits 1.
+
+With --site it verifies a whole KMS-shaped web app instead (site mode): every
+file of the rebuilt output folder is fetched and compared, and everything
+index.html loads is accounted for; the build-time manifest is excluded and
+listed, and the signature is SKIPPED (no bundle for this example). With
+--site --tamper the worker, which no page names, is served with one byte
+changed, and it exits 1.
 `
 
 func runDemo(ctx context.Context, e Env, args []string) int {
 	fset := flag.NewFlagSet("kms-verify demo", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	tamper := fset.Bool("tamper", false, "serve the artifact with one byte changed")
+	siteMode := fset.Bool("site", false, "verify the KMS-shaped example site as a whole (site mode)")
 	evidence := fset.String("evidence-dir", "", "write the evidence folder here")
 	reportPath := fset.String("report", "", "write the JSON report here")
 	summary := fset.String("summary", "", "write the Markdown summary here")
@@ -57,6 +65,25 @@ func runDemo(ctx context.Context, e Env, args []string) int {
 	fail := func(err error) int {
 		fmt.Fprintf(e.Stderr, "kms-verify demo: %v\n", err)
 		return ExitInconclusive
+	}
+	if *siteMode {
+		repoDir := filepath.Join(work, "kms-site-demo")
+		if _, err := demo.CreateSiteRepo(ctx, e.DemoFS, repoDir); err != nil {
+			return fail(err)
+		}
+		cdn, err := demo.ServeSite(e.DemoFS, *tamper)
+		if err != nil {
+			return fail(err)
+		}
+		defer cdn.Close()
+		cfg := demo.SiteConfig(repoDir, cdn.URL)
+		cfg.EvidenceDir, cfg.Report, cfg.Summary, cfg.Verbose = *evidence, *reportPath, *summary, *verbose
+		if *tamper {
+			fmt.Fprintln(e.Stderr, "demo: the loopback CDN serves the worker (named by no page) with ONE byte changed (--tamper)")
+		}
+		fmt.Fprintf(e.Stderr, "demo: repository %s, tag %s, site %s/\n", repoDir, demo.SiteTag, cdn.URL)
+		e.TempDir = work
+		return execute(ctx, e, cfg, ghaction.New(func(string) string { return "" }, e.Stderr, e.Rand), false)
 	}
 	repoDir := filepath.Join(work, "kms-demo")
 	if _, err := demo.CreateRepo(ctx, e.DemoFS, repoDir); err != nil {

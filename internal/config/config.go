@@ -59,7 +59,9 @@ type Artifact struct {
 	Name string `yaml:"name"`
 	// Path is a path or glob (with **) relative to the checkout; it must match exactly one file. Required.
 	Path string `yaml:"artifact"`
-	// URL is where the CDN serves it (https, or http on loopback). Required.
+	// URL is where the CDN serves it (https, or http on loopback). Required,
+	// except for a file inside a site's folder: zero then means the site's
+	// URL for it.
 	URL string `yaml:"url"`
 	// Bundle overrides Config.Bundle for this artifact; zero means Config.Bundle.
 	Bundle string `yaml:"bundle"`
@@ -389,11 +391,13 @@ func (c Config) Validate() error {
 		if a.Path == "" {
 			return bad("missing-input", "%s: a path or glob in the checkout is required (--artifact dist/app.*.js)", where)
 		}
-		if a.URL == "" {
+		if a.URL == "" && len(c.Sites) == 0 {
 			return bad("missing-input", "%s: the live URL is required (--url https://cdn.example.com/app.js)", where)
 		}
-		if err := checkURL(a.URL); err != nil {
-			return bad("invalid-url", "%s: --url %v", where, err)
+		if a.URL != "" {
+			if err := checkURL(a.URL); err != nil {
+				return bad("invalid-url", "%s: --url %v", where, err)
+			}
 		}
 		if seenName[a.Name] {
 			return bad("duplicate-artifact", "%s is listed twice; give each artifact a distinct name", where)

@@ -32,6 +32,9 @@ func Preflight(cfg config.Config) error {
 		if err := build.ValidatePattern(a.Path); err != nil {
 			return err
 		}
+		if a.URL == "" {
+			continue // a file of a site: its URL comes from the site (stage_build.go)
+		}
 		if _, err := fetch.ValidateURL(a.URL); err != nil {
 			return err
 		}

@@ -96,6 +96,13 @@ func (r *run) build(ctx context.Context) bool {
 			continue
 		}
 		rel := a.Rel
+		if st.cfg.URL == "" {
+			if err := r.siteURLFor(st, rel); err != nil {
+				r.stageError("artifact", st.cfg.Name, "Find the built artifact", err)
+				ok = false
+				continue
+			}
+		}
 		st.rel = rel
 		st.file = a.File // closed when the run ends
 		sum, err := r.hashRebuilt(st)

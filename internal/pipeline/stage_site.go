@@ -57,6 +57,27 @@ type siteFetched struct {
 	Served []report.Served // what each client profile got
 }
 
+// siteURLFor gives an artifact listed without a URL the URL its site
+// serves it at: the artifact must lie in a site's folder.
+func (r *run) siteURLFor(st *artifactState, rel string) error {
+	for _, sc := range r.cfg.Sites {
+		dir := strings.TrimSuffix(path.Clean(sc.Dir), "/") + "/"
+		if dir == "./" {
+			dir = ""
+		}
+		if inner, ok := strings.CutPrefix(rel, dir); ok && inner != "" {
+			base, err := url.Parse(sc.URL)
+			if err != nil {
+				return verdict.Usagef("invalid-url", "site %q: %v", sc.Name, err)
+			}
+			st.cfg.URL = site.FileURL(base, inner)
+			st.rep.URL = st.cfg.URL
+			return nil
+		}
+	}
+	return verdict.Usagef("missing-input", "artifact %q (%s) has no url and is not inside any site's folder; give it a url", st.cfg.Name, rel)
+}
+
 // walkSites lists each site's rebuilt output folder (after the build).
 func (r *run) walkSites() {
 	for _, sc := range r.cfg.Sites {

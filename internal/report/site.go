@@ -174,7 +174,7 @@ func (t *textWriter) sites(r *Report) {
 			t.line("   excluded %s: %s", in(e.Path), in(e.Why))
 		}
 		for _, p := range s.Pages {
-			t.line("   📄 %s: %s", in(p.Path), strings.ReplaceAll(accountedLine(p.Declarations, p.WithoutIntegrity, p.References), "**", ""))
+			t.line("   📄 %s at %s: %s", in(p.Path), in(p.URL), strings.ReplaceAll(accountedLine(p.Declarations, p.WithoutIntegrity, p.References), "**", ""))
 			t.refLines(p.References)
 		}
 		t.line("")
