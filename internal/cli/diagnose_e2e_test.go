@@ -125,7 +125,7 @@ func TestDiagnosis(t *testing.T) {
 			}},
 		{name: "the previous release is served, with --allow-previous 1", served: w.apps["v1.1.0"], extra: []string{"--allow-previous", "1"}, code: cli.ExitVerified, reason: "ok",
 			check: func(t *testing.T, d report.Diagnosis, res result) {
-				if d.ServedTag != "v1.1.0" || !d.Accepted || !strings.Contains(res.stdout, "--allow-previous 1") {
+				if d.ServedTag != "v1.1.0" || !d.Accepted || !strings.Contains(res.stdout, "--allow-previous 1") || !strings.Contains(res.rep.Message, "ACCEPTED EARLIER RELEASE") {
 					t.Errorf("diagnosis %+v\n%s", d, res.stdout)
 				}
 			}},
@@ -313,6 +313,74 @@ func TestRollbackThroughAttestationsAPI(t *testing.T) {
 			}
 			g.checkTokens(t)
 			assertNoToken(t, res)
+		})
+	}
+}
+
+// TestSiteModeDiagnosis: in site mode every mismatching file is diagnosed;
+// the whole output trees of the two rebuilds are compared, so every
+// nondeterministic file is named, not only the one that failed.
+func TestSiteModeDiagnosis(t *testing.T) {
+	t.Parallel()
+	repo := gitrepo.New(t, miniSite, gitrepo.Tag{Name: "v1.0.0", Annotated: true})
+	beacon := `<script defer src="https://static.cloudflareinsights.com/beacon.min.js"></script>`
+	for _, tc := range []struct {
+		name    string
+		change  func(map[string]string)
+		exclude []string
+		code    int
+		reason  string
+		check   func(t *testing.T, ds []report.Diagnosis)
+	}{
+		{name: "a beacon in the page", change: func(m map[string]string) {
+			m["/index.html"] = strings.Replace(miniSite["public/index.html"], "</script>", "</script>"+beacon, 1)
+		}, code: cli.ExitFailed, reason: "tampered", check: func(t *testing.T, ds []report.Diagnosis) {
+			// The page has no </body>: a script appended at the end is not the CDN beacon pattern.
+			for _, d := range ds {
+				if d.Reason != "tampered" {
+					t.Errorf("%s: %s", d.Name, d.Reason)
+				}
+			}
+		}},
+		{name: "a one-byte tamper in a chunk", change: func(m map[string]string) { m["/assets/chunk.js"] = "export const lazy = 3;\n" }, code: cli.ExitFailed, reason: "tampered",
+			check: func(t *testing.T, ds []report.Diagnosis) {
+				if len(ds) != 1 || !strings.HasSuffix(ds[0].Name, "/assets/chunk.js") || ds[0].SecondRebuild != "same" {
+					t.Errorf("diagnoses %+v", ds)
+				}
+			}},
+		{name: "the build-time file", exclude: []string{"**/*.map"}, code: cli.ExitInconclusive, reason: "not-reproducible",
+			check: func(t *testing.T, ds []report.Diagnosis) {
+				if len(ds) != 1 || strings.Join(ds[0].Nondeterministic, ",") != "dist/build-time.txt" {
+					t.Errorf("diagnoses %+v", ds)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			files := served()
+			if tc.change != nil {
+				tc.change(files)
+			}
+			srv, _ := siteCDN(t, files)
+			exclude := tc.exclude
+			if exclude == nil {
+				exclude = []string{"build-time.txt", "**/*.map"}
+			}
+			args := []string{"verify", "--repo", repo.Dir, "--tag", "v1.0.0", "--build-command", "sh build.sh",
+				"--site-dir", "dist", "--site-url", srv.URL + "/", "--allow-unsigned"}
+			for _, e := range exclude {
+				args = append(args, "--site-exclude", e)
+			}
+			res := run(t, runOpts{}, args...)
+			if res.code != tc.code || res.rep.Reason != tc.reason {
+				t.Fatalf("exit %d reason %q, want %d %s\n%s", res.code, res.rep.Reason, tc.code, tc.reason, res.stdout)
+			}
+			for _, f := range res.rep.Sites[0].Files {
+				if f.Status != "pass" && f.Reason != tc.reason {
+					t.Errorf("site file %s: %s %s", f.Path, f.Status, f.Reason)
+				}
+			}
+			tc.check(t, res.rep.Diagnoses)
 		})
 	}
 }

@@ -22,6 +22,17 @@ func (r *run) finish() {
 		r.rep.Checks = []verdict.Check{}
 	}
 	r.rep.Message = message(v, r.checks, r.src, r.cfg)
+	if v == verdict.Verified {
+		// A run that passes because --allow-previous accepted an earlier
+		// release must say so in its headline, not claim the checked one.
+		for _, d := range r.rep.Diagnoses {
+			if d.Accepted {
+				r.rep.Message = fmt.Sprintf("ACCEPTED EARLIER RELEASE: %s serves %s, %d release(s) behind %s, which --allow-previous %d accepts; every other check passed.",
+					d.Name, d.ServedTag, d.Behind, r.src.Tag, r.cfg.AllowPrevious)
+				break
+			}
+		}
+	}
 	if r.src.Commit != "" {
 		r.rep.Reproduce = reproduce(r.cfg, r.src, r.arts)
 	}

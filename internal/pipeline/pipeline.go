@@ -249,11 +249,14 @@ func (r *run) execute(ctx context.Context) {
 		}()
 	}
 	r.stage("fetch", func() { r.withTimeout(ctx, FetchStageTimeout, r.fetch) })
-	r.diagnoseMismatches(ctx, r.mismatches)
-	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })
 	if len(r.sites) > 0 {
 		r.stage("site", func() { r.withTimeout(ctx, SiteStageTimeout, r.site) })
 	}
+	// Every byte mismatch (artifacts and site files) is diagnosed at once,
+	// before the page check, which accepts an earlier release only when
+	// --allow-previous accepted it here.
+	r.diagnoseMismatches(ctx, r.mismatches)
+	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })
 	if ok {
 		r.stage("signature", func() { r.withTimeout(ctx, SignatureStageTimeout, r.signature) })
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ func (r *run) relabel(s *mismatchState, o diagnose.Outcome) {
 			continue
 		}
 		switch c.ID {
-		case compare.IDSHA256, compare.IDSRI, compare.IDSize, compare.IDContentAddress:
+		case compare.IDSHA256, compare.IDSRI, compare.IDSize, compare.IDContentAddress, idSiteFile:
 		default:
 			continue
 		}
@@ -132,6 +133,39 @@ func (r *run) relabel(s *mismatchState, o diagnose.Outcome) {
 	if o.Accepted && s.st != nil {
 		s.st.servedAccepted = true
 	}
+	for si := range r.rep.Sites {
+		files := r.rep.Sites[si].Files
+		for fi := range files {
+			if files[fi].URL != s.m.Name || files[fi].Status != verdict.StatusFail {
+				continue
+			}
+			switch {
+			case o.Accepted:
+				files[fi].Status, files[fi].Reason = verdict.StatusPass, ""
+			case o.Inconclusive:
+				files[fi].Status, files[fi].Reason = verdict.StatusError, o.Reason
+			default:
+				files[fi].Reason = o.Reason
+			}
+		}
+	}
+}
+
+// siteMismatch queues a site file whose live bytes differ for diagnosis,
+// with a private copy of the rebuilt bytes read through safefs.
+func (r *run) siteMismatch(st *siteState, f siteFetched, rebuilt io.ReaderAt) {
+	own := filepath.Join(r.work, fmt.Sprintf("site-rebuilt-%d", len(r.mismatches)))
+	if err := copyReaderAt(own, rebuilt, r.cfg.MaxArtifactSize); err != nil {
+		return
+	}
+	ct := f.Res.Header.Get("Content-Type")
+	if ct == "" {
+		ct = f.Res.Headers["Content-Type"]
+	}
+	r.mismatches = append(r.mismatches, diagnose.Mismatch{
+		Name: f.Job.URL, Rel: path.Join(path.Clean(st.cfg.Dir), f.Job.Path), Rebuilt: own, Live: f.Job.Dest,
+		URL: firstNonEmpty(f.Res.FinalURL, f.Job.URL), LiveSHA256: f.Res.Sum.SHA256Hex(), ContentType: ct,
+	})
 }
 
 // rebuildAgain rebuilds the same commit in a fresh checkout and HOME and

@@ -196,6 +196,7 @@ func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
 					if d := describeDifference(rebuilt, f.Job.Dest); d != "" {
 						c.Message += "; " + d
 					}
+					r.siteMismatch(st, f, rebuilt)
 					rebuilt.Close()
 				}
 			}

@@ -101,6 +101,16 @@ func (m *mdWriter) diagnosis(r *Report) {
 			m.line("")
 			m.line("</details>")
 		}
+		if len(d.Steps) > 0 {
+			m.line("")
+			m.line("<details><summary>How this was decided</summary>")
+			m.line("")
+			for _, st := range d.Steps {
+				m.line("- %s", mdText(st))
+			}
+			m.line("")
+			m.line("</details>")
+		}
 		m.line("")
 	}
 }
@@ -126,6 +136,9 @@ func (t *textWriter) diagnosis(r *Report) {
 		}
 		if d.DiffFile != "" {
 			t.line("   diff: %s", in(d.DiffFile))
+		}
+		for _, st := range d.Steps {
+			t.line("   · %s", in(st))
 		}
 		for i, l := range d.FirstLines {
 			if i == 6 {
