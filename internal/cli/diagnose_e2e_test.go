@@ -334,7 +334,12 @@ func TestSiteModeDiagnosis(t *testing.T) {
 	}{
 		{name: "a beacon in the page", change: func(m map[string]string) {
 			m["/index.html"] = strings.Replace(miniSite["public/index.html"], "</script>", "</script>"+beacon, 1)
-		}, code: cli.ExitFailed, reason: "tampered", check: func(t *testing.T, ds []report.Diagnosis) {
+		}, code: cli.ExitFailed, check: func(t *testing.T, ds []report.Diagnosis) {
+			// The page accounting may fail first (an unpinned subresource);
+			// the byte mismatch itself is diagnosed all the same.
+			if len(ds) == 0 {
+				t.Error("the changed page was not diagnosed")
+			}
 			// The page has no </body>: a script appended at the end is not the CDN beacon pattern.
 			for _, d := range ds {
 				if d.Reason != "tampered" {
@@ -372,11 +377,11 @@ func TestSiteModeDiagnosis(t *testing.T) {
 				args = append(args, "--site-exclude", e)
 			}
 			res := run(t, runOpts{}, args...)
-			if res.code != tc.code || res.rep.Reason != tc.reason {
+			if res.code != tc.code || (tc.reason != "" && res.rep.Reason != tc.reason) {
 				t.Fatalf("exit %d reason %q, want %d %s\n%s", res.code, res.rep.Reason, tc.code, tc.reason, res.stdout)
 			}
 			for _, f := range res.rep.Sites[0].Files {
-				if f.Status != "pass" && f.Reason != tc.reason {
+				if f.Status != "pass" && tc.reason != "" && f.Reason != tc.reason {
 					t.Errorf("site file %s: %s %s", f.Path, f.Status, f.Reason)
 				}
 			}
