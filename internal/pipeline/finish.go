@@ -43,6 +43,10 @@ func (r *run) finish() {
 		if err := report.WriteJSON(&sb, r.rep); err == nil {
 			_ = r.evidence.WriteFile("verification-report.json", []byte(sb.String()))
 		}
+		// Private while the build could run; readable now for the upload step.
+		if err := r.evidence.Publish(); err != nil {
+			r.d.Log.Logf("%v", err)
+		}
 	}
 }
 

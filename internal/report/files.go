@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/lukium/kms-verify-action/internal/safefs"
 	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -96,16 +98,71 @@ type Evidence struct {
 	Dir string
 }
 
+// Modes of the evidence folder and its files while the run goes on
+// (private: the build runs meanwhile) and once Publish opened them up for
+// the steps after the verifier (upload-artifact runs as another user).
+const (
+	privateDirMode  = 0o700
+	privateFileMode = 0o600
+	publicDirMode   = 0o755
+	publicFileMode  = 0o644
+)
+
 // NewEvidence creates dir (and its parents) if needed and returns it as an
-// evidence folder.
+// evidence folder, private to the verifier's user (0700, files 0600) until
+// Publish.
 func NewEvidence(dir string) (*Evidence, error) {
 	if dir == "" {
 		return nil, verdict.Usagef("evidence-dir", "the evidence directory is empty; pass a directory path")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDirMode); err != nil {
 		return nil, verdict.Inconclusivef("evidence-dir", "creating the evidence directory %s: %v", safetext.Inline(dir), err)
 	}
+	if err := os.Chmod(dir, privateDirMode); err != nil {
+		return nil, verdict.Inconclusivef("evidence-dir", "making the evidence directory %s private: %v", safetext.Inline(dir), err)
+	}
 	return &Evidence{Dir: dir}, nil
+}
+
+// Publish makes the evidence folder readable to other users (0755, files
+// 0644) when the run ends, so a later workflow step can upload it. Nothing
+// is followed: each entry is opened beneath the folder without links
+// (safefs) and changed through its descriptor.
+func (e *Evidence) Publish() error {
+	r, err := safefs.OpenRoot(e.Dir)
+	if err != nil {
+		return verdict.Inconclusivef("evidence-write", "opening the evidence directory: %v", err)
+	}
+	defer r.Close()
+	var errs []error
+	chmod := func(rel string, mode os.FileMode) {
+		f, err := r.FS().Open(rel)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		defer f.Close()
+		if err := f.(*os.File).Chmod(mode); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	chmod(".", publicDirMode)
+	err = r.Walk(safefs.Limits{}, func(rel string, d fs.DirEntry) error {
+		switch {
+		case d.IsDir():
+			chmod(rel, publicDirMode)
+		case d.Type().IsRegular():
+			chmod(rel, publicFileMode)
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return verdict.Inconclusivef("evidence-write", "publishing the evidence folder: %v", err)
+	}
+	return nil
 }
 
 // SafeName turns name into a safe base name: only A-Z a-z 0-9 . _ -
@@ -161,7 +218,7 @@ func (e *Evidence) Create(name string) (*os.File, error) {
 		return nil, verdict.Inconclusivef("evidence-write", "opening the evidence directory: %v", err)
 	}
 	defer root.Close()
-	f, err := root.OpenFile(s, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := root.OpenFile(s, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, privateFileMode)
 	if err != nil {
 		return nil, verdict.Inconclusivef("evidence-write", "creating evidence file %s: %v", s, err)
 	}
@@ -174,5 +231,5 @@ func (e *Evidence) WriteFile(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(p, data, 0o644)
+	return WriteFileAtomic(p, data, privateFileMode)
 }

@@ -178,3 +178,58 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("temp files left behind after a failed rename: %v", entries)
 	}
 }
+
+// TestEvidenceModes: evidence is private (0700, files 0600) while the run
+// goes on, a build running as another user cannot read it, and Publish opens
+// it up at the end without following a planted link.
+func TestEvidenceModes(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	dir := filepath.Join(base, "evidence")
+	if err := os.Mkdir(dir, 0o755); err != nil { // an existing, open folder
+		t.Fatal(err)
+	}
+	e, err := NewEvidence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WriteFile("report.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.Create("rebuilt-app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(base, "outside")
+	if err := os.WriteFile(outside, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	mode := func(p string) os.FileMode {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode().Perm()
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "report.json"): 0o600, filepath.Join(dir, "rebuilt-app.js"): 0o600} {
+		if got := mode(p); got != want {
+			t.Errorf("during the run %s is %v, want %v", p, got, want)
+		}
+	}
+	if err := e.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o755, filepath.Join(dir, "sub"): 0o755, filepath.Join(dir, "report.json"): 0o644,
+		filepath.Join(dir, "rebuilt-app.js"): 0o644, outside: 0o600} {
+		if got := mode(p); got != want {
+			t.Errorf("after Publish %s is %v, want %v", p, got, want)
+		}
+	}
+}
