@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +18,10 @@ import (
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
 	"github.com/lukium/kms-verify-action/internal/ghapi"
+	"github.com/lukium/kms-verify-action/internal/record"
 	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 const dispatchExamples = `
@@ -52,6 +56,9 @@ type dispatchArgs struct {
 	model    dispatch.Model
 	seed     string
 	setupEnv bool
+	// publish is the record branch whose badge each tick redraws ("" off);
+	// publishRemote its remote (default this repository on the server).
+	publish, publishRemote string
 }
 
 func newDispatchArgs(getenv func(string) string) dispatchArgs {
@@ -122,6 +129,8 @@ var dispatchOptions = []dispatchOption{
 		return nil
 	}},
 	{name: "open-issue", bool: true, usage: "on a stall, open (or comment on) one issue in the repository (needs issues: write)", set: boolSetter("open-issue", func(d *dispatchArgs) *bool { return &d.openIssue })},
+	{name: "publish", usage: "record branch whose badge.svg each tick redraws, so it turns grey (stale) when checks stop (needs contents: write)", set: func(d *dispatchArgs, v string) error { d.publish = v; return nil }},
+	{name: "publish-remote", usage: "git remote of the record (default: this repository on the GitHub server)", set: func(d *dispatchArgs, v string) error { d.publishRemote = v; return nil }},
 	{name: "force", bool: true, usage: "dispatch regardless of the roll", set: boolSetter("force", func(d *dispatchArgs) *bool { return &d.opts.Settings.Force })},
 	{name: "dry-run", bool: true, usage: "decide and print, without sleeping and without dispatching", set: boolSetter("dry-run", func(d *dispatchArgs) *bool { return &d.opts.DryRun })},
 	{name: "setup-environments", cliOnly: true, bool: true, usage: "create the delay environments of --delay-environments and --max-delay, then exit (admin token)", set: boolSetter("setup-environments", func(d *dispatchArgs) *bool { return &d.setupEnv })},
@@ -369,6 +378,9 @@ func doDispatch(ctx context.Context, e Env, d dispatchArgs, token string, runner
 		runner.Error("kms-verify dispatch", err.Error())
 		return exitForError(err)
 	}
+	if d.publish != "" {
+		refreshBadge(ctx, e, d, token, runner)
+	}
 	if dec.Stall != nil {
 		runner.Error("kms-verify: verification has stalled", dec.Stall.Message)
 		if d.openIssue {
@@ -474,4 +486,30 @@ func (r repoGitHub) WorkflowRuns(ctx context.Context, _, _, workflow string, n i
 
 func (r repoGitHub) DispatchWorkflow(ctx context.Context, _, _, workflow, ref string, inputs map[string]any) error {
 	return r.gh.DispatchWorkflow(ctx, r.owner, r.repo, workflow, ref, inputs)
+}
+
+// refreshBadge redraws the record's badge for the current time, so it turns
+// grey once the latest run is older than max-gap even when no verifier runs
+// to redraw it. A failure is a warning: the decision itself stands.
+func refreshBadge(ctx context.Context, e Env, d dispatchArgs, token string, runner *ghaction.Runner) {
+	server := firstNonEmpty(e.Getenv("GITHUB_SERVER_URL"), wellknown.GitHubServerURL)
+	remote := firstNonEmpty(d.publishRemote, strings.TrimRight(server, "/")+"/"+d.repo+".git")
+	cfg := config.Config{GitHubToken: token, ServerURL: server, Publish: d.publish, PublishRemote: remote}
+	err := validatePublish(cfg)
+	var work string
+	if err == nil {
+		work, err = os.MkdirTemp(e.TempDir, "kms-verify-badge-")
+	}
+	if err == nil {
+		defer os.RemoveAll(work)
+		var res record.Result
+		res, err = record.RefreshBadge(ctx, record.PublishOptions{Remote: remote, Branch: d.publish, WorkDir: filepath.Join(work, "record"),
+			MaxGap: d.opts.Settings.MaxGap, Now: e.Now, Token: tokenFor(remote, cfg), Env: gitBaseEnv(e), Log: logWriter{runner}})
+		if err == nil && res.Commit != "" {
+			runner.Logf("record: badge redrawn on %s (commit %s)", d.publish, res.Commit)
+		}
+	}
+	if err != nil {
+		runner.Warning("kms-verify dispatch: could not redraw the record's badge", err.Error())
+	}
 }

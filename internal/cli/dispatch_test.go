@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
+	"github.com/lukium/kms-verify-action/internal/record"
 )
 
 // fakeRepo is the part of the GitHub API the dispatcher talks to, for one
@@ -346,5 +347,30 @@ func TestDispatchSimulateCLI(t *testing.T) {
 	}
 	if bad := run(t, runOpts{}, "dispatch", "--simulate", "90d", "--max-jitter", "500ms"); bad.code != cli.ExitUsage || !strings.Contains(bad.stderr, "max-jitter") {
 		t.Errorf("--max-jitter 500ms: exit %d %s", bad.code, bad.stderr)
+	}
+}
+
+// TestDispatchRedrawsStaleBadge: with publish, each tick redraws the
+// record's badge, so it turns grey when the latest run is older than
+// max-gap even though no verifier ran to redraw it.
+func TestDispatchRedrawsStaleBadge(t *testing.T) {
+	t.Parallel()
+	remote := filepath.Join(t.TempDir(), "record.git")
+	gitT(t, t.TempDir(), "init", "--quiet", "--bare", remote)
+	old := time.Now().Add(-30 * time.Hour).UTC().Truncate(time.Second)
+	_, err := record.Publish(t.Context(), record.PublishOptions{Remote: remote, Branch: "kms-verify-record", WorkDir: filepath.Join(t.TempDir(), "w"),
+		Entry:  record.Entry{Time: old, Tag: "v1.0.1", Commit: strings.Repeat("b", 40), Verdict: "verified", Reason: "ok"},
+		Report: []byte("{}"), MaxGap: 24 * time.Hour, Now: func() time.Time { return old }, Env: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeRepo(t, "active", ghRun(1, 30*time.Hour, "success"))
+	env, _, _ := dispatchEnv(t, f, map[string]string{"publish": "kms-verify-record", "publish-remote": remote, "dry-run": "true"})
+	res := run(t, runOpts{env: env}, "action")
+	if res.code != cli.ExitVerified {
+		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if b := gitT(t, remote, "show", "refs/heads/kms-verify-record:badge.svg"); !strings.Contains(b, "stale") {
+		t.Errorf("badge not redrawn as stale:\n%s\n%s", b, res.stdout)
 	}
 }

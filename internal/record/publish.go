@@ -120,6 +120,30 @@ func Publish(ctx context.Context, o PublishOptions) (Result, error) {
 	if err := o.validate(); err != nil {
 		return Result{}, err
 	}
+	o.defaults()
+	if o.RunID == "" {
+		o.RunID = "local"
+	}
+	base := path.Join("runs", o.Entry.Time.UTC().Format("2006/01"), o.Entry.Time.UTC().Format("20060102T150405Z")+"-"+o.RunID)
+	var res Result
+	msg := fmt.Sprintf("kms-verify: %s %s (%s) at %s", o.Entry.Verdict, o.Entry.Tag, o.Entry.Reason, o.Entry.Time.UTC().Format(time.RFC3339))
+	err := commitLoop(ctx, o, &res, msg, func() (bool, error) {
+		stem := freeStem(o.WorkDir, base)
+		res.Report = stem + ".json"
+		o.Entry.Report = res.Report
+		line, err := o.Entry.Line()
+		if err != nil {
+			return false, err
+		}
+		return true, writeRecord(o.WorkDir, stem, line, o)
+	})
+	if err == nil && res.Commit != "" {
+		fmt.Fprintf(o.Log, "record: %s committed to %s as %s\n", res.Report, o.Branch, res.Commit)
+	}
+	return res, err
+}
+
+func (o *PublishOptions) defaults() {
 	if o.Attempts == 0 {
 		o.Attempts = DefaultAttempts
 	}
@@ -132,48 +156,75 @@ func Publish(ctx context.Context, o PublishOptions) (Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.RunID == "" {
-		o.RunID = "local"
+}
+
+// RefreshBadge redraws badge.svg on the record branch from its history and
+// the current time, and commits it only when it changed (a fresh badge
+// turning grey "stale" once the latest run is older than MaxGap; the
+// dispatcher calls it on every tick). A missing branch or history is left
+// alone. Only Remote, Branch, WorkDir, MaxGap, Now, Token, Attempts, Sleep,
+// Env and Log are used. Result.Commit is "" when nothing changed.
+func RefreshBadge(ctx context.Context, o PublishOptions) (Result, error) {
+	o.Report = []byte("-")
+	o.Entry = Entry{Time: time.Unix(0, 0), Verdict: "verified", Reason: "ok"}
+	if err := o.validate(); err != nil {
+		return Result{}, err
 	}
-	base := path.Join("runs", o.Entry.Time.UTC().Format("2006/01"), o.Entry.Time.UTC().Format("20060102T150405Z")+"-"+o.RunID)
+	o.defaults()
 	var res Result
+	err := commitLoop(ctx, o, &res, "kms-verify: redraw the badge for "+o.Now().UTC().Format(time.RFC3339), func() (bool, error) {
+		hist, err := readRegular(filepath.Join(o.WorkDir, HistoryFile))
+		if err != nil || len(hist) == 0 {
+			return false, err
+		}
+		entries, err := ReadHistory(bytes.NewReader(hist))
+		if err != nil {
+			return false, failed("%s on the branch: %v", HistoryFile, err)
+		}
+		badge := Badge(Latest(entries), o.Now(), o.MaxGap)
+		p := filepath.Join(o.WorkDir, BadgeFile)
+		if old, err := readRegularFile(p); err == nil && bytes.Equal(old, badge) {
+			return false, nil
+		}
+		return true, wrap(os.WriteFile(p, badge, 0o644))
+	})
+	return res, err
+}
+
+// commitLoop checks out the branch tip, applies the change, commits and
+// pushes, replaying on the new tip when the push is rejected (never forcing).
+// apply returns false when there is nothing to commit.
+func commitLoop(ctx context.Context, o PublishOptions, res *Result, msg string, apply func() (bool, error)) error {
 	g := gitRunner{dir: o.WorkDir, env: gitEnv(o.Env, o.Remote, o.Token), log: o.Log}
 	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
-		return res, failed("cannot create %s: %v", o.WorkDir, err)
+		return failed("cannot create %s: %v", o.WorkDir, err)
 	}
 	if _, err := g.run(ctx, "init", "--quiet"); err != nil {
-		return res, err
+		return err
 	}
 	if _, err := g.run(ctx, "remote", "add", "origin", o.Remote); err != nil {
-		return res, err
+		return err
 	}
 	for attempt := 1; attempt <= o.Attempts; attempt++ {
 		res.Attempts = attempt
 		if attempt > 1 {
 			if err := o.Sleep(ctx, time.Duration(attempt-1)*time.Second); err != nil {
-				return res, failed("interrupted before push attempt %d: %v", attempt, err)
+				return failed("interrupted before push attempt %d: %v", attempt, err)
 			}
 		}
 		if err := g.checkoutTip(ctx, o.Branch, attempt); err != nil {
-			return res, err
+			return err
 		}
-		stem := freeStem(o.WorkDir, base)
-		res.Report = stem + ".json"
-		o.Entry.Report = res.Report
-		line, err := o.Entry.Line()
-		if err != nil {
-			return res, err
+		changed, err := apply()
+		if err != nil || !changed {
+			return err
 		}
-		if err := writeRecord(o.WorkDir, stem, line, o); err != nil {
-			return res, err
+		if _, err := g.run(ctx, "add", "--all", "--", "."); err != nil {
+			return err
 		}
-		if _, err := g.run(ctx, "add", "--all", "--", "runs", HistoryFile, BadgeFile); err != nil {
-			return res, err
-		}
-		msg := fmt.Sprintf("kms-verify: %s %s (%s) at %s", o.Entry.Verdict, o.Entry.Tag, o.Entry.Reason, o.Entry.Time.UTC().Format(time.RFC3339))
 		if _, err := g.run(ctx, "-c", "user.name=kms-verify", "-c", "user.email=kms-verify@users.noreply.github.com",
 			"commit", "--quiet", "--no-gpg-sign", "-m", msg); err != nil {
-			return res, err
+			return err
 		}
 		if o.beforePush != nil {
 			o.beforePush(attempt)
@@ -182,19 +233,30 @@ func Publish(ctx context.Context, o PublishOptions) (Result, error) {
 		if _, err := g.run(ctx, "push", "--quiet", "--porcelain", "origin", "HEAD:refs/heads/"+o.Branch); err != nil {
 			fmt.Fprintf(o.Log, "record: push attempt %d of %d rejected; replaying on the new tip\n", attempt, o.Attempts)
 			if attempt == o.Attempts {
-				return res, failed("push to %s rejected %d times: %v", o.Branch, o.Attempts, err)
+				return failed("push to %s rejected %d times: %v", o.Branch, o.Attempts, err)
 			}
 			continue
 		}
 		commit, err := g.run(ctx, "rev-parse", "HEAD")
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Commit = strings.TrimSpace(commit)
-		fmt.Fprintf(o.Log, "record: %s committed to %s as %s\n", res.Report, o.Branch, res.Commit)
-		return res, nil
+		return nil
 	}
-	return res, failed("not pushed")
+	return failed("not pushed")
+}
+
+// readRegularFile reads a file of the branch that must be a regular file.
+func readRegularFile(p string) ([]byte, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > MaxHistoryBytes {
+		return nil, failed("%s in the branch is not a small regular file", filepath.Base(p))
+	}
+	return os.ReadFile(p)
 }
 
 // freeStem returns base, or base-2, base-3, ... when a run with the same

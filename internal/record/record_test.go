@@ -260,3 +260,39 @@ func TestBadge(t *testing.T) {
 		}
 	}
 }
+
+func TestRefreshBadgeTurnsStaleOnce(t *testing.T) {
+	t.Parallel()
+	remote := bareRemote(t)
+	refresh := func(at time.Time) Result {
+		t.Helper()
+		o := publishOpts(t, remote, Entry{}, "")
+		o.Now = func() time.Time { return at }
+		res, err := RefreshBadge(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := refresh(t0); res.Commit != "" {
+		t.Errorf("no branch yet, but committed %s", res.Commit)
+	}
+	if _, err := Publish(context.Background(), publishOpts(t, remote, entry(t0, "verified", "ok"), "1-1")); err != nil {
+		t.Fatal(err)
+	}
+	if res := refresh(t0.Add(time.Hour)); res.Commit != "" {
+		t.Errorf("fresh badge redrawn and committed")
+	}
+	if res := refresh(t0.Add(25 * time.Hour)); res.Commit == "" {
+		t.Error("stale badge not committed")
+	}
+	if b := show(t, remote, BadgeFile); !strings.Contains(b, "stale 2026-03-01") || !strings.Contains(b, colourGrey) {
+		t.Errorf("badge %s", b)
+	}
+	if res := refresh(t0.Add(26 * time.Hour)); res.Commit != "" {
+		t.Error("an unchanged stale badge was committed again")
+	}
+	if n := git(t, remote, "rev-list", "--count", "refs/heads/kms-verify-record"); n != "2" {
+		t.Errorf("%s commits, want 2 (the run and the stale badge)", n)
+	}
+}

@@ -226,7 +226,7 @@ func TestExamplePermissionsAreMinimal(t *testing.T) {
 		want map[string]string
 	}{
 		{"kms-verify.yml", map[string]string{"contents": "read", "attestations": "read"}},
-		{"random-cadence.yml", map[string]string{"actions": "write", "issues": "write"}},
+		{"random-cadence.yml", map[string]string{"actions": "write", "issues": "write", "contents": "write"}},
 		{"release.yml", map[string]string{"contents": "read"}},
 	}
 	for _, tt := range tests {
