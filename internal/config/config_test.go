@@ -62,6 +62,39 @@ func TestValidate(t *testing.T) {
 		{"no page and no explicit skip", func(c *Config) { c.PageURL = "" }, "--page-url is required"},
 		{"explicit page skip", func(c *Config) { c.PageURL, c.SkipPageCheck = "", true }, ""},
 		{"page and skip", func(c *Config) { c.SkipPageCheck = true }, "contradict"},
+		{"site only, unsigned", func(c *Config) {
+			c.Artifacts, c.PageURL, c.Bundle, c.AllowUnsigned, c.SignerRepo, c.SignerWorkflow = nil, "", "", true, "", ""
+			c.SiteDir, c.SiteURL = "dist", "https://kms.example.com"
+		}, ""},
+		{"site only, no signature source", func(c *Config) {
+			c.Artifacts, c.PageURL, c.Bundle, c.SignerRepo, c.SignerWorkflow = nil, "", "", "", ""
+			c.SiteDir, c.SiteURL = "dist", "https://kms.example.com/"
+		}, "--allow-unsigned"},
+		{"site only, a bundle with nothing to sign", func(c *Config) {
+			c.Artifacts, c.PageURL = nil, ""
+			c.SiteDir, c.SiteURL = "dist", "https://kms.example.com/"
+		}, "signs a file"},
+		{"site artifact without url", func(c *Config) {
+			c.Artifacts[0].URL, c.PageURL = "", ""
+			c.Sites = []Site{{Dir: "dist", URL: "https://kms.example.com/"}}
+		}, ""},
+		{"site without url", func(c *Config) { c.SiteDir = "dist" }, "URL it is served at"},
+		{"site without dir", func(c *Config) { c.SiteURL = "https://kms.example.com/" }, "output folder is required"},
+		{"site dir leaves the checkout", func(c *Config) { c.SiteDir, c.SiteURL = "dist/../../etc", "https://kms.example.com/" }, "inside the checkout"},
+		{"site dir absolute", func(c *Config) { c.SiteDir, c.SiteURL = "/etc", "https://kms.example.com/" }, "relative to the checkout"},
+		{"site over plain http", func(c *Config) { c.SiteDir, c.SiteURL = "dist", "http://kms.example.com/" }, "must use https"},
+		{"site url with a query", func(c *Config) { c.SiteDir, c.SiteURL = "dist", "https://kms.example.com/?x=1" }, "query"},
+		{"bad site glob", func(c *Config) {
+			c.SiteDir, c.SiteURL, c.SiteExclude = "dist", "https://kms.example.com/", []string{"[a"}
+		}, "not a valid glob"},
+		{"two sites of one name", func(c *Config) {
+			c.Sites = []Site{{Name: "a", Dir: "d1", URL: "https://a.example/"}, {Name: "a", Dir: "d2", URL: "https://b.example/"}}
+		}, "listed twice"},
+		{"allow entry over http", func(c *Config) { c.Allow = []AllowedResource{{URL: "http://cdn.example.net/*"}} }, "must use https"},
+		{"allow entry with a bad pin", func(c *Config) { c.Allow = []AllowedResource{{URL: "https://cdn.example.net/a.js", Integrity: "md5-x"}} }, "sha256-/sha384-/sha512-"},
+		{"allow-inline without a page", func(c *Config) {
+			c.PageURL, c.AllowInline, c.SiteDir, c.SiteURL = "", true, "dist", "https://kms.example.com/"
+		}, "--allow-inline applies to the page"},
 		{"duplicate names", func(c *Config) {
 			c.Artifacts = append(c.Artifacts, Artifact{Path: "x/app.*.js", URL: "https://cdn.example.com/b.js"})
 		}, "listed twice"},
@@ -192,5 +225,36 @@ func TestValidateTrust(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseFileSites(t *testing.T) {
+	t.Parallel()
+	c, err := ParseFile([]byte(`site:
+  dir: dist/enclave
+  url: https://kms.example.com
+  exclude: [".well-known/kms-manifest.json"]
+  allow:
+    - url: https://fonts.example.net/*
+      require-integrity: true
+  frames: [https://enclave.example.net]
+sites:
+  - name: docs
+    dir: site
+    url: https://docs.example.com/
+allow-inline: true
+`), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.WithDefaults()
+	if len(c.Sites) != 2 || c.Sites[1].Dir != "dist/enclave" || c.Sites[1].URL != "https://kms.example.com/" || c.Sites[1].Name != "kms.example.com" {
+		t.Fatalf("sites %+v", c.Sites)
+	}
+	if !c.Sites[1].Allow[0].RequireIntegrity || c.Sites[1].Frames[0] != "https://enclave.example.net" || !c.AllowInline {
+		t.Errorf("allow-lists %+v", c.Sites[1])
+	}
+	if _, err := ParseFile([]byte("site:\n  dir: d\n  excludes: [x]\n"), Config{}); err == nil || !strings.Contains(err.Error(), `unknown key "excludes" in a site`) {
+		t.Errorf("unknown site key: %v", err)
 	}
 }
