@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"sort"
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/compare"
@@ -39,10 +41,18 @@ func (r *run) finish() {
 	r.rep.FinishedAt = r.d.Now().UTC()
 	r.rep.Cost = report.CostOf(r.rep)
 	if r.evidence != nil {
-		var sb strings.Builder
-		if err := report.WriteJSON(&sb, r.rep); err == nil {
-			_ = r.evidence.WriteFile("verification-report.json", []byte(sb.String()))
+		// The caller writes the report itself into the folder (it must be
+		// rewritten if recording anything else fails), so it is listed too.
+		ev := &report.EvidenceList{Dir: r.evidence.Dir, Files: []string{report.EvidenceReportName}}
+		if entries, err := os.ReadDir(r.evidence.Dir); err == nil {
+			for _, e := range entries {
+				if e.Name() != report.EvidenceReportName && !strings.HasPrefix(e.Name(), ".") {
+					ev.Files = append(ev.Files, e.Name())
+				}
+			}
 		}
+		sort.Strings(ev.Files)
+		r.rep.Evidence = ev
 		// Private while the build could run; readable now for the upload step.
 		if err := r.evidence.Publish(); err != nil {
 			r.d.Log.Logf("%v", err)

@@ -1,13 +1,10 @@
 package report
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -19,47 +16,197 @@ var (
 	mdCode = safetext.MarkdownCode
 )
 
-// WriteMarkdown writes the GitHub job summary for r. Every string taken from
-// r is escaped with safetext; links are only made from https URLs of a safe
-// shape (and commit links only from GitHub repository URLs and hex commits).
+// Size bounds of the job summary. GitHub refuses a step summary over 1 MiB
+// (and shows nothing at all); the summary is built to stay well under it
+// whatever the run holds, and the JSON report always has everything.
+const (
+	// MarkdownBudget is the size WriteMarkdown aims for: the verdict box,
+	// the failures, the artifacts table, how to reproduce and the signature
+	// always fit in it; the collapsed sections get what is left.
+	MarkdownBudget = 900 << 10
+	// MaxMarkdownBytes is the hard cap: a summary that would still be
+	// larger is cut at a line, with a note, so it is never refused.
+	MaxMarkdownBytes = 1000 << 10
+	// mdMaxField is how many runes of one free-text value (a message, an
+	// expected or actual value) the summary shows; the JSON report has all.
+	mdMaxField = 300
+	// mdMaxReproduceLine is the longest reproduce line shown as it is; a
+	// longer one (a huge build command) would not paste well either.
+	mdMaxReproduceLine = 4096
+)
+
+// WriteMarkdown writes the GitHub job summary for r: the verdict and its
+// box (what failed with expected and actual, the release, the signer, the
+// verifier, the duration), then the failures and errors with their evidence
+// files, the per-artifact table (at most 4 columns), the passing and
+// skipped checks grouped by kind in a collapsed section, how to reproduce
+// it, and the signature details. It is at most MaxMarkdownBytes long.
+//
+// Every string taken from r is escaped with safetext; links are only made
+// from https URLs of a safe shape (and commit links only from GitHub
+// repository URLs and hex commits).
 func WriteMarkdown(w io.Writer, r *Report) error {
-	bw := bufio.NewWriter(w)
-	m := &mdWriter{w: bw}
-	m.render(r)
-	if m.err != nil {
-		return verdict.Inconclusivef("report-write", "writing the job summary: %v", m.err)
-	}
-	if err := bw.Flush(); err != nil {
+	doc := renderMarkdown(r)
+	if _, err := io.WriteString(w, doc); err != nil {
 		return verdict.Inconclusivef("report-write", "writing the job summary: %v", err)
 	}
 	return nil
 }
 
-type mdWriter struct {
-	w   io.Writer
-	err error
+// section is one part of the summary. Required sections are always shown;
+// the items of an optional one are shown while the budget lasts, and a note
+// says how many were left out. head and tail frame the items (a table
+// header, a <details> element) and are only written when an item is.
+type section struct {
+	head     string
+	items    []string
+	tail     string
+	required bool
+	what     string // what the items are, for the note: "checks", "headers"
 }
 
+func (s *section) size() int {
+	n := len(s.head) + len(s.tail)
+	for _, it := range s.items {
+		n += len(it)
+	}
+	return n
+}
+
+// mdWriter builds the sections of one summary. Text written with line goes
+// to a required section; optional sections are added whole with optional.
+type mdWriter struct {
+	r        *Report
+	sections []*section
+	buf      strings.Builder
+}
+
+// line appends one line of required text; args must already be escaped.
 func (m *mdWriter) line(format string, args ...any) {
-	if m.err != nil {
+	fmt.Fprintf(&m.buf, format+"\n", args...)
+}
+
+// flush closes the required text written so far into a section.
+func (m *mdWriter) flush() {
+	if m.buf.Len() == 0 {
 		return
 	}
-	_, m.err = fmt.Fprintf(m.w, format+"\n", args...)
+	m.sections = append(m.sections, &section{required: true, items: []string{m.buf.String()}})
+	m.buf.Reset()
 }
 
-// row writes one table row; cells must already be escaped.
-func (m *mdWriter) row(cells ...string) {
-	m.line("| %s |", strings.Join(cells, " | "))
-}
-
-// header writes a table header and delimiter row.
-func (m *mdWriter) header(cells ...string) {
-	m.row(cells...)
-	d := make([]string, len(cells))
-	for i := range d {
-		d[i] = "---"
+// optional adds a section whose items are shown while the budget lasts.
+func (m *mdWriter) optional(what, head, tail string, items []string) {
+	m.flush()
+	if len(items) > 0 {
+		m.sections = append(m.sections, &section{head: head, tail: tail, what: what, items: items})
 	}
-	m.row(d...)
+}
+
+func renderMarkdown(r *Report) string {
+	m := &mdWriter{r: r}
+	m.verdict()
+	m.failures()
+	m.diagnosis(r)
+	m.artifacts()
+	m.toolchain(r)
+	m.sites(r)
+	m.artifactDetails()
+	m.grouped()
+	m.reproduce()
+	m.signature()
+	m.page()
+	m.timings()
+	m.cost(r)
+	v, reason, _ := r.Displayed()
+	m.line("---")
+	m.line("")
+	m.line("<sub>Report format %s (schema version %d). Verdict %s, reason %s.</sub>",
+		mdCode(MediaType), SchemaVersion, mdCode(string(v)), mdCode(reason))
+	m.flush()
+	return assemble(m.sections)
+}
+
+// assemble joins the sections: required ones whole, then optional ones in
+// order while the budget lasts, each cut at an item with a note.
+func assemble(sections []*section) string {
+	used := 0
+	for _, s := range sections {
+		if s.required {
+			used += s.size()
+		}
+	}
+	left := MarkdownBudget - used
+	var b strings.Builder
+	for _, s := range sections {
+		if s.required {
+			for _, it := range s.items {
+				b.WriteString(it)
+			}
+			continue
+		}
+		if len(s.items) == 0 {
+			continue
+		}
+		const noteRoom = 400
+		if left < len(s.head)+len(s.tail)+noteRoom {
+			omitted := s.size()
+			b.WriteString(fmt.Sprintf("> ✂️ %s not shown (%s) to keep this summary under GitHub's 1 MiB limit; the JSON report has them all.\n\n",
+				capitalize(plural(len(s.items), strings.TrimSuffix(s.what, "s"), s.what)), byteSize(omitted)))
+			continue
+		}
+		left -= len(s.head) + len(s.tail) + noteRoom
+		b.WriteString(s.head)
+		shown := 0
+		for _, it := range s.items {
+			if len(it) > left {
+				break
+			}
+			b.WriteString(it)
+			left -= len(it)
+			shown++
+		}
+		if shown < len(s.items) {
+			omitted := 0
+			for _, it := range s.items[shown:] {
+				omitted += len(it)
+			}
+			b.WriteString(fmt.Sprintf("\n> ✂️ %s more not shown (%s) to keep this summary under GitHub's 1 MiB limit; the JSON report has them all.\n",
+				plural(len(s.items)-shown, strings.TrimSuffix(s.what, "s"), s.what), byteSize(omitted)))
+		}
+		b.WriteString(s.tail)
+	}
+	return capMarkdown(b.String())
+}
+
+// capMarkdown is the last guard: a summary over MaxMarkdownBytes is cut at
+// a line with a note (it can only happen if a required section is huge).
+func capMarkdown(doc string) string {
+	if len(doc) <= MaxMarkdownBytes {
+		return doc
+	}
+	const room = 1 << 10
+	cut := strings.LastIndexByte(doc[:MaxMarkdownBytes-room], '\n') + 1
+	return doc[:cut] + fmt.Sprintf("\n\n> ✂️ The summary was cut here: %s more would exceed GitHub's 1 MiB limit. The JSON report has everything.\n", byteSize(len(doc)-cut))
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// byteSize renders n bytes as B, KiB or MiB.
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
 }
 
 // link renders [text](url) when url is safe, else text followed by the URL
@@ -74,257 +221,303 @@ func link(text, u string) string {
 	return text + " (" + mdCode(u) + ")"
 }
 
-func (m *mdWriter) render(r *Report) {
+// mdParts renders box parts: code spans, escaped text, and links where the
+// URL is a safe https URL (else the text alone: the URL is in the details).
+func mdParts(ps []boxPart) string {
+	var b strings.Builder
+	for _, p := range ps {
+		t := mdText(p.Text)
+		if p.Code {
+			t = mdCode(p.Text)
+		}
+		if u := safeLinkURL(p.URL); u != "" {
+			t = "[" + t + "](" + u + ")"
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// mdField is a free-text value cut to mdMaxField runes, as text.
+func mdField(s string) string { return mdText(safetext.Truncate(s, mdMaxField)) }
+
+// mdFieldCode is a value cut to mdMaxField runes, as code.
+func mdFieldCode(s string) string { return mdCode(safetext.Truncate(s, mdMaxField)) }
+
+func (m *mdWriter) verdict() {
+	r := m.r
 	v, reason, overridden := r.Displayed()
 	m.line("# kms-verify: %s", headline(v))
 	m.line("")
+	msg := ""
 	if r.Message != "" {
-		m.line("%s", mdText(r.Message))
-		m.line("")
+		msg = " — " + mdField(r.Message)
 	}
+	m.line("> **Reason:** %s%s", mdCode(reason), msg)
 	if overridden {
+		m.line(">")
 		m.line("> ⚠️ **This report claimed %s, but its checks do not support that, so it is shown as could not verify.**", mdCode(string(r.Verdict)))
-		m.line("")
 	}
-	if v != verdict.Verified {
-		m.line("**Reason:** %s", mdCode(reason))
-		m.line("")
-	}
-	if sk := r.skippedChecks(); len(sk) > 0 {
-		names := make([]string, len(sk))
-		for i, c := range sk {
-			names[i] = mdText(c.Title) + " (" + mdCode(c.ID) + ")"
-		}
-		m.line("> ⏭️ **%s SKIPPED — skipped checks prove nothing:** %s", plural(len(sk), "check was", "checks were"), strings.Join(names, ", "))
-		m.line("")
-	}
-	m.details(r)
-	m.toolchain(r)
-	m.diagnosis(r)
-	m.artifacts(r)
-	m.page(r)
-	m.sites(r)
-	m.checks(r)
-	m.signature(r)
-	m.reproduce(r)
-	m.timings(r)
-	m.cost(r)
-	m.line("---")
-	m.line("")
-	m.line("<sub>Report format %s (schema version %d). Verdict %s, reason %s.</sub>",
-		mdCode(MediaType), SchemaVersion, mdCode(string(v)), mdCode(reason))
-}
-
-func (m *mdWriter) details(r *Report) {
-	s := r.Source
-	if s.Tag != "" || s.Commit != "" || s.Repository != "" {
-		parts := []string{}
-		if s.Tag != "" {
-			parts = append(parts, "tag "+mdCode(s.Tag))
-		}
-		if s.Commit != "" {
-			c := mdCode(shortCommit(s.Commit))
-			if u := r.commitURL(s.Repository, s.Commit); u != "" {
-				c = "[" + c + "](" + u + ")"
-			}
-			parts = append(parts, "commit "+c)
-		}
-		if s.Repository != "" {
-			parts = append(parts, "repository "+mdCode(s.Repository))
-		}
-		m.line("- **Release:** %s", strings.Join(parts, " · "))
-	}
-	if s.SourceDateEpoch != 0 {
-		m.line("- **SOURCE_DATE_EPOCH:** %s (%s)", mdCode(strconv.FormatInt(s.SourceDateEpoch, 10)), formatTime(time.Unix(s.SourceDateEpoch, 0)))
-	}
-	if run := r.Run; run != nil {
-		text := mdText(run.Repository) + " run " + mdText(run.RunID)
-		if run.RunAttempt != "" && run.RunAttempt != "1" {
-			text += " \\(attempt " + mdText(run.RunAttempt) + "\\)"
-		}
-		extra := ""
-		if run.Workflow != "" {
-			extra += " — workflow " + mdCode(run.Workflow)
-		}
-		if run.Event != "" {
-			extra += ", event " + mdCode(run.Event)
-		}
-		m.line("- **Workflow run:** %s%s", link(text, run.URL), extra)
-	}
-	t := r.Tool
-	if t.Name != "" || t.Version != "" || t.Commit != "" {
-		text := mdText(strings.TrimSpace(t.Name + " " + t.Version))
-		if t.Commit != "" {
-			text += " at " + mdCode(shortCommit(t.Commit))
-		}
-		m.line("- **Verifier:** %s", link(text, t.URL))
-	}
-	if !r.StartedAt.IsZero() {
-		line := "- **Started:** " + formatTime(r.StartedAt)
-		if !r.FinishedAt.IsZero() {
-			line += " · **Finished:** " + formatTime(r.FinishedAt) +
-				" · **Duration:** " + formatMillis(r.FinishedAt.Sub(r.StartedAt).Milliseconds())
-		}
-		m.line("%s", line)
+	m.line(">")
+	for _, l := range r.verdictBox() {
+		m.line("> - **%s:** %s", l.Label, mdParts(l.Parts))
 	}
 	m.line("")
-}
-
-func (m *mdWriter) artifacts(r *Report) {
-	if len(r.Artifacts) == 0 {
-		return
-	}
-	m.line("## Artifacts")
-	m.line("")
-	for _, a := range r.Artifacts {
-		m.line("### %s", mdCode(a.Name))
+	if gs, _ := r.groups(verdict.StatusSkipped); len(gs) > 0 {
+		names := make([]string, 0, len(gs))
+		for i, g := range gs {
+			if i == 10 {
+				names = append(names, "…")
+				break
+			}
+			n := mdCode(g.ID)
+			if g.Count > 1 {
+				n += fmt.Sprintf(" ×%d", g.Count)
+			}
+			names = append(names, n)
+		}
+		m.line("⏭️ **%s SKIPPED, and prove nothing:** %s (see below).", plural(r.countStatus(verdict.StatusSkipped)+r.skippedSignatureExtra(), "check was", "checks were"), strings.Join(names, ", "))
 		m.line("")
-		if a.URL != "" {
-			line := "- **Live URL:** " + mdCode(a.URL)
-			if a.FinalURL != "" && a.FinalURL != a.URL {
-				line += " → redirected to " + mdCode(a.FinalURL)
-			}
-			m.line("%s", line)
-		}
-		if a.Path != "" {
-			m.line("- **Rebuilt file:** %s", mdCode(a.Path))
-		}
-		if h := a.HTTP; h != nil {
-			m.line("- **HTTP:** status %s after %s%s", mdCode(strconv.Itoa(h.Status)), plural(h.Attempts, "attempt", "attempts"), servedEncoding(h, mdCode))
-		}
-		if s := servedProfiles(a.Served, mdCode); s != "" {
-			m.line("- **Client profiles:** %s", s)
-		}
-		if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
-			// With several artifacts each has its own signature; the
-			// Signature section below shows the worst of them.
-			line := "- **Signature:** " + statusLabel(sig.Status)
-			if sig.SAN != "" {
-				line += " — signed by " + mdCode(sig.SAN)
-			}
-			m.line("%s", line)
-		}
-		m.line("")
-		if a.Rebuilt == nil && a.Live == nil {
-			m.line("Not rebuilt and not fetched: the run stopped before (see the checks below).")
-			m.line("")
-			continue
-		}
-		m.header("Check", "Rebuilt", "Live", "Result")
-		sha := func(d *Digests) string {
-			if d == nil || d.SHA256 == "" {
-				return "—"
-			}
-			return mdCode(shorten(d.SHA256, shortHex))
-		}
-		sri := func(d *Digests) string {
-			if d == nil || d.SRI == "" {
-				return "—"
-			}
-			return mdCode(shorten(d.SRI, shortSRI))
-		}
-		size := func(d *Digests) string {
-			if d == nil {
-				return "—"
-			}
-			return plural(int(d.Size), "byte", "bytes")
-		}
-		res := func(id string) string { return matchLabel(r.checkStatus(id, a.Name)) }
-		m.row("**SHA-256**", sha(a.Rebuilt), sha(a.Live), res(CheckSHA256))
-		m.row("**SRI**", sri(a.Rebuilt), sri(a.Live), res(CheckSRI))
-		m.row("**Size**", size(a.Rebuilt), size(a.Live), res(CheckSize))
-		m.line("")
-		m.fullDigests(a)
 	}
 }
 
-// fullDigests writes the full digests and response headers, folded.
-func (m *mdWriter) fullDigests(a Artifact) {
-	if a.Rebuilt == nil && a.Live == nil && (a.HTTP == nil || len(a.HTTP.Headers) == 0) {
-		return
-	}
-	summary := "Full digests"
-	if a.HTTP != nil && len(a.HTTP.Headers) > 0 {
-		summary += " and response headers"
-	}
-	m.line("<details><summary>%s</summary>", summary)
-	m.line("")
-	if a.Rebuilt != nil || a.Live != nil {
-		full := func(d *Digests, f func(*Digests) string) string {
-			if d == nil {
-				return "—"
+// skippedSignatureExtra is 1 when the signature was skipped without a check
+// of its own (it is still counted as skipped).
+func (r *Report) skippedSignatureExtra() int {
+	if s := r.Signature; s != nil && s.Status == verdict.StatusSkipped {
+		for _, c := range r.Checks {
+			if c.ID == "signature" && c.Status == verdict.StatusSkipped {
+				return 0
 			}
-			return mdCode(f(d))
 		}
-		m.header("", "Rebuilt", "Live")
-		m.row("SHA-256", full(a.Rebuilt, func(d *Digests) string { return d.SHA256 }), full(a.Live, func(d *Digests) string { return d.SHA256 }))
-		m.row("SRI", full(a.Rebuilt, func(d *Digests) string { return d.SRI }), full(a.Live, func(d *Digests) string { return d.SRI }))
-		m.line("")
+		return 1
 	}
-	if a.HTTP != nil && len(a.HTTP.Headers) > 0 {
-		keys := make([]string, 0, len(a.HTTP.Headers))
-		for k := range a.HTTP.Headers {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		m.header("Response header", "Value")
-		for _, k := range keys {
-			m.row(mdCode(k), mdCode(a.HTTP.Headers[k]))
-		}
-		m.line("")
-	}
-	m.line("</details>")
-	m.line("")
+	return 0
 }
 
-func (m *mdWriter) page(r *Report) {
-	p := r.Page
-	if p == nil {
-		return
-	}
-	m.line("## Page")
-	m.line("")
-	line := "- **Page:** " + mdCode(p.URL)
-	if p.FinalURL != "" && p.FinalURL != p.URL {
-		line += " → redirected to " + mdCode(p.FinalURL)
-	}
-	m.line("%s", line)
-	if s := servedProfiles(p.Served, mdCode); s != "" {
-		m.line("- **Client profiles:** %s", s)
-	}
-	m.line("- **Integrity declarations found:** %d", p.Declarations)
-	m.line("")
-}
-
-func (m *mdWriter) checks(r *Report) {
-	m.line("## Checks")
-	m.line("")
+func (m *mdWriter) failures() {
+	r := m.r
 	if len(r.Checks) == 0 {
 		m.line("⚠️ **No checks ran.** Nothing was verified.")
 		m.line("")
 		return
 	}
-	m.header("Status", "Check", "Subject", "Expected", "Actual", "Details")
-	for _, c := range r.Checks {
-		opt := func(s string) string {
-			if s == "" {
-				return ""
-			}
-			return mdCode(s)
+	fs := r.failures()
+	if len(fs) == 0 {
+		return
+	}
+	title := "Failures and errors"
+	if r.countStatus(verdict.StatusFail) == 0 {
+		title = "Errors"
+	} else if len(fs) == r.countStatus(verdict.StatusFail) {
+		title = "Failures"
+	}
+	m.line("## %s (%d)", title, len(fs))
+	m.line("")
+	for i, c := range fs {
+		if i == maxFailuresShown {
+			m.line("- ✂️ %s not shown; the JSON report has them all.", plural(len(fs)-i, "more", "more"))
+			break
 		}
-		details := mdText(c.Message)
-		if c.Reason != "" && c.Status != verdict.StatusPass {
-			if details != "" {
-				details += " "
-			}
-			details += "\\(" + mdCode(c.Reason) + "\\)"
+		head := statusLabel(c.Status) + " "
+		if c.Subject != "" {
+			head += mdFieldCode(c.Subject) + ": "
 		}
-		m.row(statusLabel(c.Status), mdText(c.Title)+" "+mdCode(c.ID), opt(c.Subject), opt(c.Expected), opt(c.Actual), details)
+		head += "**" + mdField(firstNonEmpty(c.Title, c.ID)) + "** (" + mdFieldCode(c.ID)
+		if c.Reason != "" {
+			head += ", " + mdFieldCode(c.Reason)
+		}
+		head += ")"
+		var more []string
+		if c.Message != "" {
+			more = append(more, mdField(c.Message))
+		}
+		if c.Expected != "" || c.Actual != "" {
+			more = append(more, "expected "+mdFieldCode(c.Expected)+" · actual "+mdFieldCode(c.Actual))
+		}
+		if ev := r.evidenceFor(c); len(ev) > 0 {
+			names := make([]string, len(ev))
+			for i, e := range ev {
+				names[i] = mdFieldCode(e)
+			}
+			more = append(more, "evidence: "+strings.Join(names, ", "))
+		}
+		m.line("- %s", head)
+		for _, l := range more {
+			m.line("  <br>%s", l)
+		}
+	}
+	m.line("")
+	for _, e := range r.explanations() {
+		m.line("> 💡 %s", mdText(e))
+		m.line("")
+	}
+}
+
+// artifacts writes one row per artifact: 4 columns, digests shortened.
+func (m *mdWriter) artifacts() {
+	r := m.r
+	if len(r.Artifacts) == 0 {
+		return
+	}
+	m.line("## Artifacts")
+	m.line("")
+	m.line("| Artifact | Rebuilt SHA-256 | Served SHA-256 | Result |")
+	m.line("| --- | --- | --- | --- |")
+	sha := func(d *Digests) string {
+		if d == nil || d.SHA256 == "" {
+			return "—"
+		}
+		return mdCode(shorten(d.SHA256, shortHex))
+	}
+	verdicts := r.artifactVerdicts()
+	for i, a := range r.Artifacts {
+		name := mdFieldCode(a.Name)
+		if u := safeLinkURL(a.URL); u != "" {
+			name = "[" + name + "](" + u + ")"
+		} // else the URL is only in the details below, as code
+
+		res := verdictLabel(verdicts[i])
+		res += " · " + bytesLabel(r.checkStatus(CheckSHA256, a.Name))
+		m.line("| %s | %s | %s | %s |", name, sha(a.Rebuilt), sha(a.Live), res)
 	}
 	m.line("")
 }
 
-func (m *mdWriter) signature(r *Report) {
+// artifactDetails is the collapsed full values: digests, URLs, headers.
+func (m *mdWriter) artifactDetails() {
+	r := m.r
+	var items []string
+	for _, a := range r.Artifacts {
+		var b strings.Builder
+		fmt.Fprintf(&b, "**%s**\n\n", mdFieldCode(a.Name))
+		kv := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(&b, "- %s: %s\n", k, v)
+			}
+		}
+		kv("Live URL", mdCode(a.URL))
+		if a.FinalURL != "" && a.FinalURL != a.URL {
+			kv("Redirected to", mdCode(a.FinalURL))
+		}
+		kv("Rebuilt file", mdCode(a.Path))
+		if h := a.HTTP; h != nil {
+			kv("HTTP", fmt.Sprintf("status %d after %s%s", h.Status, plural(h.Attempts, "attempt", "attempts"), servedEncoding(h, mdCode)))
+		}
+		kv("Client profiles", servedProfiles(a.Served, mdCode))
+		for _, d := range []struct {
+			label string
+			d     *Digests
+		}{{"Rebuilt", a.Rebuilt}, {"Served", a.Live}} {
+			if d.d != nil {
+				kv(d.label+" SHA-256", mdCode(d.d.SHA256))
+				kv(d.label+" SRI", mdCode(d.d.SRI))
+				kv(d.label+" size", plural(int(d.d.Size), "byte", "bytes"))
+			}
+		}
+		if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
+			line := statusLabel(sig.Status)
+			if sig.SAN != "" {
+				line += " — signed by " + mdCode(sig.SAN)
+			}
+			kv("Signature", line)
+		}
+		if a.HTTP != nil && len(a.HTTP.Headers) > 0 {
+			b.WriteString("\n| Response header | Value |\n| --- | --- |\n")
+			for _, k := range sortedKeys(a.HTTP.Headers) {
+				fmt.Fprintf(&b, "| %s | %s |\n", mdCode(k), mdCode(a.HTTP.Headers[k]))
+			}
+		}
+		b.WriteString("\n")
+		items = append(items, b.String())
+	}
+	m.optional("artifact details", "<details><summary>Full digests, URLs and response headers</summary>\n\n", "</details>\n\n", items)
+}
+
+// grouped is the collapsed section of passing and skipped checks, one row
+// per kind of check with a count.
+func (m *mdWriter) grouped() {
+	r := m.r
+	pass, skip := r.countStatus(verdict.StatusPass), r.countStatus(verdict.StatusSkipped)+r.skippedSignatureExtra()
+	if pass+skip == 0 {
+		return
+	}
+	var items []string
+	for _, st := range []verdict.Status{verdict.StatusSkipped, verdict.StatusPass} {
+		gs, more := r.groups(st)
+		for _, g := range gs {
+			subjects := ""
+			for i, s := range g.Subjects {
+				if i > 0 {
+					subjects += ", "
+				}
+				subjects += mdFieldCode(s)
+			}
+			if g.More > 0 {
+				subjects += fmt.Sprintf(" and %d more", g.More)
+			}
+			what := "**" + mdField(firstNonEmpty(g.Title, g.ID)) + "** " + mdFieldCode(g.ID)
+			if st == verdict.StatusSkipped && g.Message != "" {
+				what += " — " + mdField(g.Message)
+			}
+			items = append(items, fmt.Sprintf("| %s | %s | %d | %s |\n", statusLabel(st), what, g.Count, subjects))
+		}
+		if more > 0 {
+			items = append(items, fmt.Sprintf("| %s | ✂️ %s not shown; the JSON report has them all | | |\n", statusLabel(st), plural(more, "more kind", "more kinds")))
+		}
+	}
+	summary := fmt.Sprintf("✅ %d passed", pass)
+	if skip > 0 {
+		summary += fmt.Sprintf(" · ⏭️ %d skipped", skip)
+	}
+	m.optional("kinds of checks",
+		"<details><summary>"+summary+" (grouped by kind)</summary>\n\n| Result | Check | Count | Subjects |\n| --- | --- | --- | --- |\n",
+		"\n</details>\n\n", items)
+}
+
+func (m *mdWriter) reproduce() {
+	r := m.r
+	if len(r.Reproduce) == 0 {
+		return
+	}
+	lines := make([]string, len(r.Reproduce))
+	longest, total := 0, 0
+	for i, l := range r.Reproduce {
+		// Visible escapes for controls and bidi characters: a pasted
+		// command must be exactly what the reader sees.
+		lines[i] = safetext.InlineMax(l, 0)
+		total += len(lines[i])
+		run := 0
+		for _, c := range lines[i] {
+			if c == '`' {
+				run++
+				longest = max(longest, run)
+			} else {
+				run = 0
+			}
+		}
+	}
+	m.line("## Reproduce it yourself")
+	m.line("")
+	for _, l := range lines {
+		if len(l) > mdMaxReproduceLine || total > 16*mdMaxReproduceLine {
+			// A cut command would run something else: show none.
+			m.line("The commands are too long to show here (%s); the JSON report lists them under %s.", byteSize(total), mdCode("reproduce"))
+			m.line("")
+			return
+		}
+	}
+	fence := strings.Repeat("`", max(3, longest+1))
+	m.line("%ssh", fence)
+	for _, l := range lines {
+		m.line("%s", l)
+	}
+	m.line("%s", fence)
+	m.line("")
+}
+
+func (m *mdWriter) signature() {
+	r := m.r
 	m.line("## Signature")
 	m.line("")
 	s := r.Signature
@@ -337,7 +530,7 @@ func (m *mdWriter) signature(r *Report) {
 		m.line("> ⏭️ **SKIPPED (--allow-unsigned): the release signature was NOT checked.** Nothing in this report proves who built this release or from which workflow.")
 		if s.Message != "" {
 			m.line(">")
-			m.line("> %s", mdText(s.Message))
+			m.line("> %s", mdField(s.Message))
 		}
 		m.line("")
 		return
@@ -355,11 +548,11 @@ func (m *mdWriter) signature(r *Report) {
 	}
 	m.line("- **Signature:** %s", status)
 	if s.Message != "" {
-		m.line("- **Details:** %s", mdText(s.Message))
+		m.line("- **Details:** %s", mdField(s.Message))
 	}
 	field := func(label, value string) {
 		if value != "" {
-			m.line("- **%s:** %s", label, mdCode(value))
+			m.line("- **%s:** %s", label, mdFieldCode(value))
 		}
 	}
 	field("Signer (certificate SAN)", s.SAN)
@@ -368,7 +561,7 @@ func (m *mdWriter) signature(r *Report) {
 	field("Repository", s.Repository)
 	field("Ref", s.Ref)
 	if s.Commit != "" {
-		c := mdCode(s.Commit)
+		c := mdFieldCode(s.Commit)
 		if u := r.commitURL(s.Repository, s.Commit); u != "" {
 			c = "[" + c + "](" + u + ")"
 		}
@@ -377,7 +570,7 @@ func (m *mdWriter) signature(r *Report) {
 	field("Runner environment", s.RunnerEnvironment)
 	field("Trigger", s.Trigger)
 	if s.RunURL != "" {
-		m.line("- **Signing run:** %s", link(mdCode(s.RunURL), s.RunURL))
+		m.line("- **Signing run:** %s", link(mdFieldCode(s.RunURL), s.RunURL))
 	}
 	if hasLogEntry(s) {
 		idx := mdCode(strconv.FormatInt(s.LogIndex, 10))
@@ -392,9 +585,13 @@ func (m *mdWriter) signature(r *Report) {
 	}
 	field("Log ID", s.LogID)
 	if len(s.Timestamps) > 0 {
-		ts := make([]string, len(s.Timestamps))
+		ts := make([]string, 0, len(s.Timestamps))
 		for i, t := range s.Timestamps {
-			ts[i] = formatTime(t)
+			if i == 10 {
+				ts = append(ts, "…")
+				break
+			}
+			ts = append(ts, formatTime(t))
 		}
 		m.line("- **Signed timestamps:** %s", strings.Join(ts, ", "))
 	}
@@ -407,49 +604,58 @@ func (m *mdWriter) signature(r *Report) {
 	m.line("")
 }
 
-func (m *mdWriter) reproduce(r *Report) {
-	if len(r.Reproduce) == 0 {
+func (m *mdWriter) page() {
+	r := m.r
+	p := r.Page
+	if p == nil && r.Evidence == nil {
 		return
 	}
-	lines := make([]string, len(r.Reproduce))
-	longest := 0
-	for i, l := range r.Reproduce {
-		// Visible escapes for controls and bidi characters: a pasted
-		// command must be exactly what the reader sees.
-		lines[i] = safetext.InlineMax(l, 0)
-		run := 0
-		for _, c := range lines[i] {
-			if c == '`' {
-				run++
-				longest = max(longest, run)
-			} else {
-				run = 0
-			}
+	m.line("## Page and evidence")
+	m.line("")
+	if p != nil {
+		line := "- **Page:** " + mdFieldCode(p.URL)
+		if p.FinalURL != "" && p.FinalURL != p.URL {
+			line += " → redirected to " + mdFieldCode(p.FinalURL)
+		}
+		m.line("%s — %s found", line, plural(p.Declarations, "integrity declaration", "integrity declarations"))
+		if s := servedProfiles(p.Served, mdCode); s != "" {
+			m.line("- **Client profiles:** %s", s)
 		}
 	}
-	fence := strings.Repeat("`", max(3, longest+1))
-	m.line("## Reproduce it yourself")
-	m.line("")
-	m.line("%ssh", fence)
-	for _, l := range lines {
-		m.line("%s", l)
+	if ev := r.Evidence; ev != nil {
+		m.line("- **Evidence folder:** %s, %s (upload it as a workflow artifact to keep it)", mdFieldCode(ev.Dir), plural(len(ev.Files), "file", "files"))
 	}
-	m.line("%s", fence)
 	m.line("")
 }
 
-func (m *mdWriter) timings(r *Report) {
+func (m *mdWriter) timings() {
+	r := m.r
 	if len(r.Timings) == 0 {
 		return
 	}
-	m.line("## Timings")
-	m.line("")
-	m.header("Stage", "Duration")
+	var items []string
 	for _, t := range r.Timings {
-		m.row(mdText(t.Stage), formatMillis(t.Millis))
+		items = append(items, fmt.Sprintf("| %s | %s |\n", mdField(t.Stage), formatMillis(t.Millis)))
 	}
 	if !r.StartedAt.IsZero() && !r.FinishedAt.IsZero() {
-		m.row("**Total (wall clock)**", "**"+formatMillis(r.FinishedAt.Sub(r.StartedAt).Milliseconds())+"**")
+		items = append(items, fmt.Sprintf("| **Total (wall clock)** | **%s** |\n", formatMillis(r.FinishedAt.Sub(r.StartedAt).Milliseconds())))
 	}
-	m.line("")
+	m.optional("timings", "<details><summary>Timings</summary>\n\n| Stage | Duration |\n| --- | --- |\n", "\n</details>\n\n", items)
+}
+
+// row writes one table row of required text; cells must already be escaped.
+// Tables in the summary have at most 4 columns (a test renders the golden
+// summaries and checks it).
+func (m *mdWriter) row(cells ...string) {
+	m.line("| %s |", strings.Join(cells, " | "))
+}
+
+// header writes a table header and delimiter row.
+func (m *mdWriter) header(cells ...string) {
+	m.row(cells...)
+	d := make([]string, len(cells))
+	for i := range d {
+		d[i] = "---"
+	}
+	m.row(d...)
 }

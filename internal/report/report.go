@@ -52,6 +52,18 @@ type Report struct {
 	Release *Release `json:"release,omitempty"`
 	// Diagnoses say what kind of failure each byte mismatch is (see diagnosis.go).
 	Diagnoses []Diagnosis `json:"diagnoses,omitempty"`
+	// Evidence lists the evidence folder of the run, when there is one.
+	Evidence *EvidenceList `json:"evidence,omitempty"`
+}
+
+// EvidenceReportName is the copy of the JSON report kept in the evidence folder.
+const EvidenceReportName = "verification-report.json"
+
+// EvidenceList names the evidence folder and the files in it (base names),
+// so the summary can say which file holds the proof of each failure.
+type EvidenceList struct {
+	Dir   string   `json:"dir"`
+	Files []string `json:"files"`
 }
 
 // Tool identifies the verifier that produced the report.

@@ -11,16 +11,18 @@ import (
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
-// rule separates the hash comparison in the terminal output.
-var rule = strings.Repeat("─", 64)
-
-// WriteText writes the terminal output of the CLI for r: a hash comparison
-// per artifact (Rebuilt/Live lines with ✅ MATCH / ❌ MISMATCH), every
-// check, the signature, how to reproduce, timings, and a last line
+// WriteText writes the plain-text result for r: the terminal output of the
+// CLI and the --summary file (unless that file is Markdown). It follows the
+// job summary's order: the verdict and its box (what failed, release,
+// signer, verifier, duration), the failures and errors with their evidence
+// files, the artifacts, the passing and skipped checks grouped by kind, the
+// signature, how to reproduce, timings, and a last line
 // "✅ VERIFICATION PASSED", "❌ VERIFICATION FAILED: <reason>" or
-// "⚠️ COULD NOT VERIFY: <reason>". Every string from r goes through
-// safetext.Inline, so no line can carry terminal escapes or bidi controls,
-// or begin a GitHub workflow command.
+// "⚠️  COULD NOT VERIFY: <reason>".
+//
+// It is plain text, with no Markdown escaping; every string from r goes
+// through safetext.Inline, so no line can carry terminal escapes or bidi
+// controls, or begin a GitHub workflow command.
 func WriteText(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	t := &textWriter{w: bw}
@@ -50,41 +52,41 @@ func (t *textWriter) line(format string, args ...any) {
 
 var in = safetext.Inline
 
+// parts renders box parts as plain text: a link becomes "text <url>".
+func textParts(ps []boxPart) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(in(p.Text))
+		if p.URL != "" {
+			b.WriteString(" <" + in(p.URL) + ">")
+		}
+	}
+	return b.String()
+}
+
 func (t *textWriter) render(r *Report) {
 	v, reason, overridden := r.Displayed()
-	tool := strings.TrimSpace(r.Tool.Name + " " + r.Tool.Version)
-	if tool == "" {
-		tool = "kms-verify"
+	t.line("%s: %s", headline(v), in(reason))
+	if r.Message != "" {
+		t.line("   %s", in(r.Message))
 	}
-	if r.Tool.Commit != "" {
-		tool += " (" + shortCommit(r.Tool.Commit) + ")"
+	if overridden {
+		t.line("   ⚠️  The report claimed %q but its checks do not support that.", in(string(r.Verdict)))
 	}
-	t.line("🔐 %s", in(tool))
-	t.line("")
-	s := r.Source
-	if s.Tag != "" || s.Commit != "" {
-		line := "📦 Release " + in(s.Tag)
-		if s.Repository != "" {
-			line += " of " + in(s.Repository)
-		}
-		if s.Commit != "" {
-			line += " at " + in(s.Commit)
-		}
-		t.line("%s", line)
-		if s.SourceDateEpoch != 0 {
-			t.line("   SOURCE_DATE_EPOCH=%d", s.SourceDateEpoch)
-		}
-	}
-	if r.Run != nil && r.Run.URL != "" {
-		t.line("   Workflow run: %s", in(r.Run.URL))
+	for _, l := range r.verdictBox() {
+		t.line("   %-12s %s", l.Label+":", textParts(l.Parts))
 	}
 	t.line("")
+	t.failures(r)
+	t.diagnosis(r)
+	verdicts := r.artifactVerdicts()
+	for i, a := range r.Artifacts {
+		t.artifact(r, verdicts[i], a)
+	}
 	t.toolchain(r)
-	for _, a := range r.Artifacts {
-		t.artifact(r, a)
-	}
+	t.sites(r)
 	if p := r.Page; p != nil {
-		line := "📄 Page " + in(p.URL)
+		line := "Page " + in(p.URL)
 		if p.FinalURL != "" && p.FinalURL != p.URL {
 			line += " → " + in(p.FinalURL)
 		}
@@ -94,9 +96,7 @@ func (t *textWriter) render(r *Report) {
 		}
 		t.line("")
 	}
-	t.sites(r)
-	t.diagnosis(r)
-	t.checks(r)
+	t.grouped(r)
 	t.signature(r)
 	if len(r.Reproduce) > 0 {
 		t.line("Reproduce it yourself:")
@@ -117,15 +117,8 @@ func (t *textWriter) render(r *Report) {
 		t.line("⏱️  %s", strings.Join(parts, " · "))
 		t.line("")
 	}
-	if overridden {
-		t.line("⚠️  The report claimed %q but its checks do not support that.", in(string(r.Verdict)))
-	}
-	if sk := r.skippedChecks(); len(sk) > 0 {
-		names := make([]string, len(sk))
-		for i, c := range sk {
-			names[i] = in(c.ID)
-		}
-		t.line("⏭️  SKIPPED (proves nothing): %s", strings.Join(names, ", "))
+	if r.Evidence != nil {
+		t.line("Evidence: %s (%s)", in(r.Evidence.Dir), plural(len(r.Evidence.Files), "file", "files"))
 	}
 	switch v {
 	case verdict.Verified:
@@ -140,13 +133,59 @@ func (t *textWriter) render(r *Report) {
 	}
 }
 
-func (t *textWriter) artifact(r *Report, a Artifact) {
-	t.line("Artifact %s", in(a.Name))
-	if a.Path != "" {
-		t.line("  Rebuilt file: %s", in(a.Path))
+func (t *textWriter) failures(r *Report) {
+	fs := r.failures()
+	if len(fs) == 0 && len(r.Checks) > 0 {
+		return
 	}
+	if len(r.Checks) == 0 {
+		t.line("⚠️  No checks ran: nothing was verified.")
+		t.line("")
+		return
+	}
+	t.line("Failures and errors (%d):", len(fs))
+	for i, c := range fs {
+		if i == maxFailuresShown {
+			t.line("  … %s not shown; the JSON report has them all.", plural(len(fs)-i, "more", "more"))
+			break
+		}
+		line := "  " + statusLabel(c.Status) + "  "
+		if c.Subject != "" {
+			line += in(c.Subject) + ": "
+		}
+		line += in(firstNonEmpty(c.Title, c.ID)) + " (" + in(c.ID)
+		if c.Reason != "" {
+			line += ", " + in(c.Reason)
+		}
+		t.line("%s)", line)
+		if c.Message != "" {
+			t.line("      %s", in(c.Message))
+		}
+		if c.Expected != "" {
+			t.line("      expected: %s", in(c.Expected))
+		}
+		if c.Actual != "" {
+			t.line("      actual:   %s", in(c.Actual))
+		}
+		if ev := r.evidenceFor(c); len(ev) > 0 {
+			names := make([]string, len(ev))
+			for i, e := range ev {
+				names[i] = in(e)
+			}
+			t.line("      evidence: %s", strings.Join(names, ", "))
+		}
+	}
+	for _, e := range r.explanations() {
+		t.line("")
+		t.line("  %s", in(e))
+	}
+	t.line("")
+}
+
+func (t *textWriter) artifact(r *Report, v verdict.Verdict, a Artifact) {
+	t.line("Artifact %s: %s", in(a.Name), verdictLabel(v))
 	if a.URL != "" {
-		line := "  Live URL:     " + in(a.URL)
+		line := "  Live URL:  " + in(a.URL)
 		if a.FinalURL != "" && a.FinalURL != a.URL {
 			line += " → " + in(a.FinalURL)
 		}
@@ -158,19 +197,21 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 			t.line("  Profiles:     %s", s)
 		}
 	}
+	if a.Path != "" {
+		t.line("  Rebuilt:   %s", in(a.Path))
+	}
 	if sig := a.Signature; sig != nil && len(r.Artifacts) > 1 {
-		line := "  Signature:    " + statusLabel(sig.Status)
+		line := "  Signature: " + statusLabel(sig.Status)
 		if sig.SAN != "" {
 			line += " signed by " + in(sig.SAN)
 		}
 		t.line("%s", line)
 	}
 	if a.Rebuilt == nil && a.Live == nil {
-		t.line("  Not rebuilt and not fetched: the run stopped before (see the checks below).")
+		t.line("  Not rebuilt and not fetched: the run stopped before (see the failures above).")
 		t.line("")
 		return
 	}
-	t.line("%s", rule)
 	get := func(d *Digests, f func(*Digests) string) string {
 		if d == nil {
 			return "(none)"
@@ -189,46 +230,53 @@ func (t *textWriter) artifact(r *Report, a Artifact) {
 		{"Size", CheckSize, func(d *Digests) string { return strconv.FormatInt(d.Size, 10) + " bytes" }},
 	}
 	for _, row := range rows {
-		t.line("%s:", row.label)
-		t.line("  Rebuilt: %s", get(a.Rebuilt, row.f))
-		t.line("  Live:    %s", get(a.Live, row.f))
 		st, found := r.checkStatus(row.id, a.Name)
-		t.line("  %s", matchLabel(st, found))
-		t.line("")
+		t.line("  %-8s %s", row.label+":", matchLabel(st, found))
+		t.line("    rebuilt %s", get(a.Rebuilt, row.f))
+		t.line("    live    %s", get(a.Live, row.f))
 	}
-	t.line("%s", rule)
 	t.line("")
 }
 
-func (t *textWriter) checks(r *Report) {
-	t.line("Checks:")
-	if len(r.Checks) == 0 {
-		t.line("  ⚠️  no checks ran: nothing was verified")
+// grouped lists passing and skipped checks, one line per kind.
+func (t *textWriter) grouped(r *Report) {
+	for _, st := range []verdict.Status{verdict.StatusPass, verdict.StatusSkipped} {
+		gs, more := r.groups(st)
+		if len(gs) == 0 {
+			continue
+		}
+		n := r.countStatus(st)
+		if st == verdict.StatusSkipped {
+			t.line("Skipped (%d, they prove nothing):", n)
+		} else {
+			t.line("Passed (%d):", n)
+		}
+		for _, g := range gs {
+			line := "  " + statusLabel(g.Status) + "  " + in(firstNonEmpty(g.Title, g.ID)) + " (" + in(g.ID)
+			if g.Count > 1 {
+				line += fmt.Sprintf(" ×%d", g.Count)
+			}
+			line += ")"
+			if len(g.Subjects) > 0 {
+				subs := make([]string, len(g.Subjects))
+				for i, s := range g.Subjects {
+					subs[i] = in(s)
+				}
+				line += ": " + strings.Join(subs, ", ")
+				if g.More > 0 {
+					line += fmt.Sprintf(" and %d more", g.More)
+				}
+			}
+			if st == verdict.StatusSkipped && g.Message != "" {
+				line += " — " + in(g.Message)
+			}
+			t.line("%s", line)
+		}
+		if more > 0 {
+			t.line("  … %s not shown; the JSON report has them all.", plural(more, "more kind", "more kinds"))
+		}
 		t.line("")
-		return
 	}
-	for _, c := range r.Checks {
-		line := fmt.Sprintf("  %-11s %s", statusLabel(c.Status), in(c.Title))
-		if c.Subject != "" {
-			line += " [" + in(c.Subject) + "]"
-		}
-		if c.Status != verdict.StatusPass && c.Reason != "" {
-			line += " (" + in(c.Reason) + ")"
-		}
-		t.line("%s", line)
-		if c.Message != "" && c.Status != verdict.StatusPass {
-			t.line("      %s", in(c.Message))
-		}
-		if c.Status == verdict.StatusFail || c.Status == verdict.StatusError {
-			if c.Expected != "" {
-				t.line("      expected: %s", in(c.Expected))
-			}
-			if c.Actual != "" {
-				t.line("      actual:   %s", in(c.Actual))
-			}
-		}
-	}
-	t.line("")
 }
 
 func (t *textWriter) signature(r *Report) {

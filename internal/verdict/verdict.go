@@ -41,6 +41,10 @@ type Check struct {
 	Expected string `json:"expected,omitempty"`
 	Actual   string `json:"actual,omitempty"`
 	Message  string `json:"message,omitempty"`
+	// Evidence names the files of the evidence folder that hold the proof
+	// of this check (base names); zero lets the report name them from the
+	// check's kind and subject.
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 // Verdict is the overall result of a run.
