@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
 	"github.com/lukium/kms-verify-action/internal/pipeline"
+	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/verdict"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
@@ -17,7 +18,7 @@ import (
 // mounted into docker actions).
 const (
 	ActionEvidenceDir = "kms-verify-evidence"
-	ActionReportName  = "verification-report.json"
+	ActionReportName  = report.EvidenceReportName
 )
 
 // runAction is the container ENTRYPOINT: it reads the action inputs, which
@@ -34,13 +35,11 @@ func runAction(ctx context.Context, e Env) int {
 	case "demo":
 		return runDemoAction(ctx, e, runner)
 	default:
-		runner.Error("kms-verify: invalid input", fmt.Sprintf("mode %q must be verify, dispatch or demo", mode))
-		return ExitUsage
+		return usageError(e, runner, true, verdict.Usagef("invalid-mode", "input \"mode\" is %q; it must be verify, dispatch or demo", mode))
 	}
 	cfg, err := actionConfig(runner, e.Getenv)
 	if err != nil {
-		runner.Error("kms-verify: invalid input", err.Error())
-		return ExitUsage
+		return usageError(e, runner, true, err)
 	}
 	cfg.GitHubToken = token
 	return execute(ctx, e, cfg, runner, true)

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -96,6 +97,11 @@ func TestActionMode(t *testing.T) {
 				t.Errorf("output %s = %q, want exactly [%q]", name, got, want)
 			}
 		}
+		var arts []map[string]string
+		if err := json.Unmarshal([]byte(last(outs["artifacts"])), &arts); err != nil || len(arts) != 1 || arts[0]["name"] == "" ||
+			arts[0]["verdict"] != "verified" || arts[0]["sha256"] != artifactHash || !strings.HasPrefix(arts[0]["sri"], "sha384-") || arts[0]["url"] != env["INPUT_URL"] {
+			t.Errorf("artifacts output = %q (%v)", outs["artifacts"], err)
+		}
 		if got := outs["report-path"]; len(got) != 1 || !strings.HasSuffix(got[0], "verification-report.json") {
 			t.Errorf("report-path = %q", got)
 		}
@@ -103,8 +109,8 @@ func TestActionMode(t *testing.T) {
 			t.Errorf("report not written: %v", err)
 		}
 		sum, _ := os.ReadFile(sumFile)
-		if !strings.Contains(string(sum), "https://github.com/lukium/kms-verify-action/tree/v1.2.3") {
-			t.Errorf("job summary does not link the verifier's code at the action ref:\n%s", sum)
+		if strings.Contains(string(sum), "/tree/v1.2.3") {
+			t.Errorf("job summary links the verifier's code at a moving tag, not a commit:\n%s", sum)
 		}
 		if !strings.Contains(string(sum), "VERIFIED") {
 			t.Errorf("job summary does not say VERIFIED:\n%s", sum)

@@ -57,6 +57,10 @@ type Env struct {
 	// Geteuid reports the effective user; as root the build is run as a fresh uid.
 	// Zero means the process is not root.
 	Geteuid func() int
+	// WriteFile writes one record of a run (the JSON report, its evidence
+	// copy, the summary file); zero means an atomic write that creates the
+	// folder. Tests inject failures here.
+	WriteFile func(path string, data []byte) error
 }
 
 const mainUsage = `kms-verify proves that what a CDN serves is byte-for-byte what a tagged
@@ -348,11 +352,11 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		deps.Run = &report.Run{Repository: ri.Repository, RunID: ri.RunID, RunAttempt: ri.RunAttempt, Workflow: ri.Workflow, Event: ri.Event, URL: ri.URL, ServerURL: ri.ServerURL}
 	}
 	if err := validatePublish(cfg); err != nil {
-		if inActions {
-			runner.Error("kms-verify: invalid input", err.Error())
-		}
-		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", err)
-		return ExitUsage
+		return usageError(e, runner, inActions, err)
+	}
+	if err := pipeline.Preflight(cfg); err != nil {
+		// Nothing is created for a run that cannot start: no evidence folder.
+		return usageError(e, runner, inActions, err)
 	}
 	for _, p := range []string{cfg.Report, cfg.Summary} {
 		if p == "" {
@@ -360,86 +364,52 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		}
 		// Fail before the work, not after a run that cannot be recorded.
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			fmt.Fprintf(e.Stderr, "kms-verify: cannot create the folder for %s: %v\n", p, err)
-			return ExitUsage
+			return usageError(e, runner, inActions, verdict.Usagef("invalid-output-path", "cannot create the folder for %s: %v", p, err))
 		}
 	}
 	rep, usageErr := pipeline.Run(ctx, cfg, deps)
-	if usageErr != nil {
-		if inActions {
-			runner.Error("kms-verify: invalid configuration", usageErr.Error())
-		}
-		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", usageErr)
-	}
 	if rep == nil {
 		if usageErr == nil {
-			return ExitInconclusive // no report is never a pass
+			usageErr = verdict.Inconclusivef("internal-error", "the run produced no report") // no report is never a pass
 		}
-		return exitForError(usageErr)
+		if verdict.ClassOf(usageErr) == verdict.ErrUsage {
+			return usageError(e, runner, inActions, usageErr)
+		}
+		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", usageErr)
+		return ExitInconclusive
+	}
+	if usageErr != nil {
+		// Found mid-run: the report is still written, and says usage.
+		reportUsage(e, runner, inActions, usageErr)
+	}
+	// Every record is written before the verdict is final: a record that
+	// cannot be written turns the run inconclusive, and every record (and
+	// the exit code) then says so.
+	public := func(fail func(what string, err error)) { recordRun(ctx, e, cfg, rep, runner, inActions, fail) }
+	if werr := writeRecords(e, cfg, rep, runner, inActions, usageErr != nil, public); werr != nil {
+		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", werr)
 	}
 	// The exit code follows what the report displays: a report whose checks
 	// do not support its verdict is shown, and exits, as inconclusive.
 	shown, _, _ := rep.Displayed()
 	code := ExitCode(shown)
 	if usageErr != nil {
-		code = ExitUsage // found mid-run; the report is still written
+		code = ExitUsage
 	}
 	if err := report.WriteText(e.Stdout, rep); err != nil {
 		fmt.Fprintf(e.Stderr, "kms-verify: writing the result: %v\n", err)
 	}
-	if werr := writeOutputs(cfg, rep, runner, inActions); werr != nil {
-		fmt.Fprintf(e.Stderr, "kms-verify: %v\n", werr)
-		if code == ExitVerified {
-			// A verified result that could not be recorded is not a result anyone can audit.
-			code = ExitInconclusive
-		}
-	}
-	code = recordRun(ctx, e, cfg, rep, runner, inActions, code)
-	return code
-}
-
-func writeOutputs(cfg config.Config, rep *report.Report, runner *ghaction.Runner, inActions bool) error {
-	var errs []error
-	if cfg.Report != "" {
-		var sb strings.Builder
-		if err := report.WriteJSON(&sb, rep); err != nil {
-			errs = append(errs, err)
-		} else if err := report.WriteFileAtomic(cfg.Report, []byte(sb.String()), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("--report: %w", err))
-		}
-	}
-	var md strings.Builder
-	if err := report.WriteMarkdown(&md, rep); err != nil {
-		errs = append(errs, err)
-	}
-	if cfg.Summary != "" {
-		if err := report.WriteFileAtomic(cfg.Summary, []byte(md.String()), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("--summary: %w", err))
-		}
-	}
 	if inActions {
-		if err := runner.AppendSummary(md.String()); err != nil {
-			errs = append(errs, fmt.Errorf("job summary: %w", err))
-		}
-		// Outputs say what the summary shows and the exit code means.
-		shown, reason, _ := rep.Displayed()
-		outputs := [][2]string{{"verdict", string(shown)}, {"reason", reason}, {"report-path", cfg.Report}}
-		if len(rep.Artifacts) > 0 && rep.Artifacts[0].Rebuilt != nil {
-			outputs = append(outputs, [2]string{"sha256", rep.Artifacts[0].Rebuilt.SHA256}, [2]string{"sri", rep.Artifacts[0].Rebuilt.SRI})
-		}
-		for _, o := range outputs {
-			if err := runner.SetOutput(o[0], o[1]); err != nil {
-				errs = append(errs, fmt.Errorf("output %s: %w", o[0], err))
-			}
-		}
 		switch shown {
 		case verdict.Failed:
 			runner.Error("kms-verify: verification FAILED (possible tampering)", rep.Message)
 		case verdict.Inconclusive:
-			runner.Warning("kms-verify: could not verify", rep.Message)
+			if usageErr == nil {
+				runner.Warning("kms-verify: could not verify", rep.Message)
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return code
 }
 
 // logWriter sends the build log through the runner, line by line, escaped.

@@ -282,10 +282,11 @@ func runDispatchAction(ctx context.Context, e Env, runner *ghaction.Runner, toke
 	return doDispatch(ctx, e, d, token, runner, true)
 }
 
+// dispatchUsage answers a usage error in action mode as verify mode does:
+// one annotation naming the input, outputs verdict=inconclusive and
+// reason=usage, and a one-paragraph job summary.
 func dispatchUsage(runner *ghaction.Runner, e Env, err error) int {
-	runner.Error("kms-verify dispatch: invalid input", err.Error())
-	_ = runner.SetOutput("reason", "usage")
-	return ExitUsage
+	return usageError(e, runner, true, err)
 }
 
 func doSimulate(e Env, d dispatchArgs) int {

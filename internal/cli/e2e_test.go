@@ -221,6 +221,8 @@ type runOpts struct {
 	env     map[string]string
 	http    *http.Client
 	noSleep bool
+	// writeFile, when set, replaces the writes of the run's records.
+	writeFile func(path string, data []byte) error
 }
 
 func run(t *testing.T, o runOpts, args ...string) result {
@@ -243,14 +245,15 @@ func run(t *testing.T, o runOpts, args ...string) result {
 		}
 	}
 	e := cli.Env{
-		Geteuid: os.Geteuid,
-		Args:    args,
-		Getenv:  func(k string) string { return env[k] },
-		Lookup:  func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Stdout:  &stdout,
-		Stderr:  &stderr,
-		TempDir: tmp,
-		HTTP:    o.http,
+		Geteuid:   os.Geteuid,
+		Args:      args,
+		Getenv:    func(k string) string { return env[k] },
+		Lookup:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Stdout:    &stdout,
+		Stderr:    &stderr,
+		TempDir:   tmp,
+		HTTP:      o.http,
+		WriteFile: o.writeFile,
 		// Retries are real; only the waiting between them is skipped.
 		FetchOptions: fetch.Options{Sleep: func(context.Context, time.Duration) error { return nil }},
 	}
@@ -670,7 +673,7 @@ artifacts:
 	if s := res.rep.Artifacts[1].Signature; s == nil || s.Status != verdict.StatusFail {
 		t.Errorf("extra signature = %+v", s)
 	}
-	if !strings.Contains(res.stdout, "Signature:    ✅ PASS") || !strings.Contains(res.stdout, "Signature:    ❌ FAIL") {
+	if !strings.Contains(res.stdout, "Signature: ✅ PASS") || !strings.Contains(res.stdout, "Signature: ❌ FAIL") {
 		t.Errorf("the per-artifact signatures are not shown:\n%s", res.stdout)
 	}
 }

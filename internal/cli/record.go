@@ -126,12 +126,12 @@ func validatePublish(cfg config.Config) error {
 // recordRun writes the VSAs and, with --publish, commits the public record.
 // A run that cannot be recorded is not a result anyone can audit: a
 // verified code becomes inconclusive.
-func recordRun(ctx context.Context, e Env, cfg config.Config, rep *report.Report, runner *ghaction.Runner, inActions bool, code int) int {
+func recordRun(ctx context.Context, e Env, cfg config.Config, rep *report.Report, runner *ghaction.Runner, inActions bool, failed func(what string, err error)) {
+	// A failure here is a failure to record: the caller downgrades the
+	// run and rewrites every record, so they all agree with the exit code.
 	fail := func(what string, err error) {
 		runner.Error("kms-verify: "+what, err.Error())
-		if code == ExitVerified {
-			code = ExitInconclusive
-		}
+		failed(what, err)
 	}
 	first, err := writeVSAs(cfg, rep)
 	if err != nil {
@@ -142,17 +142,17 @@ func recordRun(ctx context.Context, e Env, cfg config.Config, rep *report.Report
 		_ = runner.SetOutput("vsa-digest", first.digest)
 	}
 	if cfg.Publish == "" {
-		return code
+		return
 	}
 	var rb strings.Builder
 	if err := report.WriteJSON(&rb, rep); err != nil {
 		fail("could not publish the record", err)
-		return code
+		return
 	}
 	work, err := os.MkdirTemp(e.TempDir, "kms-verify-record-")
 	if err != nil {
 		fail("could not publish the record", err)
-		return code
+		return
 	}
 	defer os.RemoveAll(work)
 	remote := firstNonEmpty(cfg.PublishRemote, cfg.Repo)
@@ -171,13 +171,13 @@ func recordRun(ctx context.Context, e Env, cfg config.Config, rep *report.Report
 	})
 	if err != nil {
 		fail("could not publish the record", err)
-		return code
+		return
 	}
 	runner.Logf("Public record: %s on branch %s (commit %s)", res.Report, cfg.Publish, res.Commit)
 	if inActions {
 		_ = runner.SetOutput("record-commit", res.Commit)
 	}
-	return code
+	return
 }
 
 // tokenFor gives the token to the record's remote only when it is an https

@@ -148,25 +148,43 @@ func (r *Runner) token() (string, error) {
 // values that contain the delimiter. Without GITHUB_OUTPUT (outside Actions)
 // it does nothing and returns nil.
 func (r *Runner) SetOutput(name, value string) error {
-	if !outputName.MatchString(name) {
-		return verdict.Usagef("invalid-output-name", "output name %q must match [A-Za-z0-9_-]+", safetext.Inline(name))
+	return r.SetOutputs([][2]string{{name, value}})
+}
+
+// SetOutputs sets several step outputs (name, value pairs) in ONE append to
+// the GITHUB_OUTPUT file, so they are recorded all together or not at all:
+// a reader never sees a verdict without its reason. Each value gets its own
+// random delimiter, as in SetOutput, and nothing is written if any pair is
+// refused. A name set again later (in the same or a later call) overrides
+// the earlier value: the runner keeps the last one. Without GITHUB_OUTPUT it
+// does nothing and returns nil (after checking the names).
+func (r *Runner) SetOutputs(pairs [][2]string) error {
+	for _, p := range pairs {
+		if !outputName.MatchString(p[0]) {
+			return verdict.Usagef("invalid-output-name", "output name %q must match [A-Za-z0-9_-]+", safetext.Inline(p[0]))
+		}
 	}
 	path := r.getenv("GITHUB_OUTPUT")
 	if path == "" {
 		return nil
 	}
-	if len(value) > MaxOutputBytes {
-		return verdict.Inconclusivef("output-too-large", "output %s is %d bytes, more than the %d allowed", name, len(value), MaxOutputBytes)
+	var b strings.Builder
+	for _, p := range pairs {
+		name, value := p[0], p[1]
+		if len(value) > MaxOutputBytes {
+			return verdict.Inconclusivef("output-too-large", "output %s is %d bytes, more than the %d allowed", name, len(value), MaxOutputBytes)
+		}
+		tok, err := r.token()
+		if err != nil {
+			return err
+		}
+		delim := delimiterPrefix + tok
+		if strings.Contains(name, delim) || strings.Contains(value, delim) {
+			return verdict.Inconclusivef("output-delimiter", "output %s: value contains the random delimiter; refusing to write it", name)
+		}
+		b.WriteString(name + "<<" + delim + "\n" + value + "\n" + delim + "\n")
 	}
-	tok, err := r.token()
-	if err != nil {
-		return err
-	}
-	delim := delimiterPrefix + tok
-	if strings.Contains(name, delim) || strings.Contains(value, delim) {
-		return verdict.Inconclusivef("output-delimiter", "output %s: value contains the random delimiter; refusing to write it", name)
-	}
-	return appendFile(path, "GITHUB_OUTPUT", name+"<<"+delim+"\n"+value+"\n"+delim+"\n")
+	return appendFile(path, "GITHUB_OUTPUT", b.String())
 }
 
 // AppendSummary appends markdown to the job summary (GITHUB_STEP_SUMMARY). It
