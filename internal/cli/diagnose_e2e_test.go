@@ -389,3 +389,56 @@ func TestSiteModeDiagnosis(t *testing.T) {
 		})
 	}
 }
+
+// TestSiteBeaconIsACDNRewrite: a beacon the CDN injects before </body> of a
+// site's page is cdn-rewrite-suspected, and so is the page-accounting
+// failure of the injected script itself; a script added elsewhere stays
+// tampered.
+func TestSiteBeaconIsACDNRewrite(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	for k, v := range miniSite {
+		files[k] = v
+	}
+	files["public/index.html"] = "<!doctype html><html><body><script type=\"module\" src=\"/assets/app.js\"></script></body></html>\n"
+	repo := gitrepo.New(t, files, gitrepo.Tag{Name: "v1.0.0", Annotated: true})
+	beacon := `<script defer src="https://static.cloudflareinsights.com/beacon.min.js" data-cf-beacon='{"token":"t"}'></script>`
+	for _, tc := range []struct {
+		name, page, reason string
+	}{
+		{"beacon before </body>", strings.Replace(files["public/index.html"], "</body>", beacon+"</body>", 1), "cdn-rewrite-suspected"},
+		{"beacon at the top of <body>", strings.Replace(files["public/index.html"], "<body>", "<body>"+beacon, 1), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			live := map[string]string{}
+			for k, v := range files {
+				if rel, ok := strings.CutPrefix(k, "public/"); ok && rel != "_headers" {
+					live["/"+rel] = v
+				}
+			}
+			live["/index.html"] = tc.page
+			srv, _ := siteCDN(t, live)
+			res := run(t, runOpts{}, "verify", "--repo", repo.Dir, "--tag", "v1.0.0", "--build-command", "sh build.sh",
+				"--site-dir", "dist", "--site-url", srv.URL+"/", "--allow-unsigned", "--site-exclude", "build-time.txt", "--site-exclude", "**/*.map")
+			if res.code != cli.ExitFailed {
+				t.Fatalf("exit %d\n%s", res.code, res.stdout)
+			}
+			if tc.reason != "" && res.rep.Reason != tc.reason {
+				t.Errorf("reason %q, want %q\n%s", res.rep.Reason, tc.reason, res.stdout)
+			}
+			for _, d := range res.rep.Diagnoses {
+				want := "tampered"
+				if tc.reason != "" {
+					want = tc.reason
+				}
+				if d.Reason != want {
+					t.Errorf("%s: %s, want %s", d.Name, d.Reason, want)
+				}
+			}
+			if tc.reason == "" && res.rep.Reason == "cdn-rewrite-suspected" {
+				t.Error("a script injected at the top of <body> was taken for a CDN beacon")
+			}
+		})
+	}
+}

@@ -251,3 +251,15 @@ func TestCompareTrees(t *testing.T) {
 		t.Errorf("symlinks: %+v %v", d, err)
 	}
 }
+
+func TestInjectedSources(t *testing.T) {
+	t.Parallel()
+	live := strings.Replace(page, "</body>", `<script defer src="https://static.cloudflareinsights.com/beacon.min.js"></script><script>x()</script><script src='/cdn-cgi/a.js'></script></body>`, 1)
+	got := InjectedSources([]byte(page), []byte(live))
+	if strings.Join(got, ",") != "https://static.cloudflareinsights.com/beacon.min.js,/cdn-cgi/a.js" {
+		t.Errorf("sources %q", got)
+	}
+	if InjectedSources([]byte(page), []byte(strings.Replace(page, "<head>", "<head><script src=/x.js></script>", 1))) != nil {
+		t.Error("a script in the head is not a CDN injection")
+	}
+}

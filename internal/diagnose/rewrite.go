@@ -163,29 +163,59 @@ var (
 	cfScriptRE = regexp.MustCompile(`<script data-cfasync="false" src="/cdn-cgi/scripts/[0-9a-f]{1,32}/cloudflare-static/email-decode\.min\.js"></script>`)
 )
 
+var scriptSrcRE = regexp.MustCompile(`(?is)<script\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))`)
+
+// InjectedSources returns the src of every <script> a CDN injected before
+// </body> (as Rewrite recognises it, email obfuscation undone first), or
+// nil when live is not such a rewrite of rebuilt. The values are raw
+// attribute text from the network.
+func InjectedSources(rebuilt, live []byte) []string {
+	if len(rebuilt) > MaxRewriteInput || len(live) > MaxRewriteInput {
+		return nil
+	}
+	undone, _ := undoEmailObfuscation(live)
+	mid := injectedPart(rebuilt, undone)
+	if mid == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range scriptSrcRE.FindAllSubmatch(mid, -1) {
+		out = append(out, string(bytes.Join(m[1:], nil)))
+	}
+	return out
+}
+
 // injectedBeforeBody: live is rebuilt with one or more <script> elements
 // (and whitespace) inserted right before the last </body>.
-func injectedBeforeBody(rebuilt, live []byte) bool {
+func injectedBeforeBody(rebuilt, live []byte) bool { return injectedPart(rebuilt, live) != nil }
+
+// injectedPart returns the markup inserted before rebuilt's last </body>
+// when it is one or more <script> elements and whitespace, else nil.
+func injectedPart(rebuilt, live []byte) []byte {
 	locs := bodyEndRE.FindAllIndex(rebuilt, -1)
 	if len(locs) == 0 || len(live) <= len(rebuilt) || len(live)-len(rebuilt) > MaxInjected {
-		return false
+		return nil
 	}
 	at := locs[len(locs)-1][0]
 	head, tail := rebuilt[:at], rebuilt[at:]
 	if !bytes.HasPrefix(live, head) || !bytes.HasSuffix(live, tail) {
-		return false
+		return nil
 	}
-	mid := live[len(head) : len(live)-len(tail)]
+	all := live[len(head) : len(live)-len(tail)]
+	mid := all
 	scripts := 0
 	for len(bytes.TrimSpace(mid)) > 0 {
 		loc := scriptElemRE.FindIndex(mid)
 		if loc == nil {
-			return false
+			return nil
 		}
 		mid = mid[loc[1]:]
 		scripts++
 	}
-	return scripts > 0
+	if scripts == 0 {
+		return nil
+	}
+	return all
 }
 
 // undoEmailObfuscation reverses Cloudflare's email protection in live.

@@ -17,6 +17,7 @@ import (
 )
 
 func (r *run) finish() {
+	r.relabelInjected()
 	v, reason := verdict.Combine(r.checks)
 	r.rep.Verdict, r.rep.Reason = v, reason
 	r.rep.Checks = r.checks

@@ -155,6 +155,7 @@ type run struct {
 	buildStart time.Time
 	tags       []source.TagRef
 	trust      root.TrustedMaterial
+	injected   []injectedScript
 	fetcher    *fetch.Session // see session()
 }
 

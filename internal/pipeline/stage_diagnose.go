@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/safefs"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
+	"github.com/lukium/kms-verify-action/internal/site"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -101,6 +103,36 @@ func (r *run) diagnoseMismatches(ctx context.Context, ms []diagnose.Mismatch) {
 		r.relabel(s, o)
 		r.rep.Diagnoses = append(r.rep.Diagnoses, s.diag)
 		r.d.Log.Logf("Diagnosis of %s: %s: %s", s.m.Name, o.Reason, o.Summary)
+	}
+}
+
+// injectedScript is a script a recognised CDN rewrite added to a page.
+type injectedScript struct {
+	page []string // the page's names (as configured, as served)
+	url  string   // the script's absolute URL
+}
+
+// relabelInjected marks the page-accounting failures caused by a script
+// the CDN injected (and the diagnosis recognised) as cdn-rewrite-suspected:
+// the unaccounted subresource is the rewrite itself. Still a failure.
+func (r *run) relabelInjected() {
+	for i := range r.checks {
+		c := &r.checks[i]
+		if c.ID != site.IDSubresource || c.Status != verdict.StatusFail {
+			continue
+		}
+		for _, inj := range r.injected {
+			if c.Subject != inj.url {
+				continue
+			}
+			for _, p := range inj.page {
+				if strings.Contains(c.Message, " on "+p+":") {
+					c.Reason = diagnose.ReasonCDNRewrite
+					c.Message = "injected by the CDN (" + diagnose.RewriteInjected + "): " + c.Message
+					break
+				}
+			}
+		}
 	}
 }
 
@@ -297,6 +329,13 @@ func (r *run) rewrite(s *mismatchState) {
 	}
 	if t := diagnose.Rewrite(s.m.Rel, a, b, s.m.ContentType); t != "" {
 		s.facts.Rewrite = t
+		if base, err := url.Parse(s.m.URL); err == nil {
+			for _, src := range diagnose.InjectedSources(a, b) {
+				if u, err := base.Parse(strings.TrimSpace(src)); err == nil {
+					r.injected = append(r.injected, injectedScript{page: []string{s.m.Name, s.m.URL}, url: u.String()})
+				}
+			}
+		}
 		s.diag.Steps = append(s.diag.Steps, "the live copy is the rebuilt one after a known CDN transformation: "+t)
 	}
 }
