@@ -91,7 +91,9 @@ func TestValidate(t *testing.T) {
 			c.Sites = []Site{{Name: "a", Dir: "d1", URL: "https://a.example/"}, {Name: "a", Dir: "d2", URL: "https://b.example/"}}
 		}, "listed twice"},
 		{"allow entry over http", func(c *Config) { c.Allow = []AllowedResource{{URL: "http://cdn.example.net/*"}} }, "must use https"},
-		{"allow entry with a bad pin", func(c *Config) { c.Allow = []AllowedResource{{URL: "https://cdn.example.net/a.js", Integrity: "md5-x"}} }, "sha256-/sha384-/sha512-"},
+		{"allow entry with a bad pin", func(c *Config) {
+			c.Allow = []AllowedResource{{URL: "https://cdn.example.net/a.js", Integrity: "md5-x"}}
+		}, "sha256-/sha384-/sha512-"},
 		{"allow-inline without a page", func(c *Config) {
 			c.PageURL, c.AllowInline, c.SiteDir, c.SiteURL = "", true, "dist", "https://kms.example.com/"
 		}, "--allow-inline applies to the page"},
