@@ -50,6 +50,13 @@ func TestSiteModeFetchesAsBrowsers(t *testing.T) {
 			}
 			return false
 		}, code: cli.ExitFailed, reason: "inconsistent-serving"},
+		{name: "a stylesheet that differs when loaded from a page", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
+			if r.URL.Path == "/assets/app.css" && r.Referer() != "" {
+				fmt.Fprint(w, "body{background:url(https://evil.example/x)}\n")
+				return true
+			}
+			return false
+		}, code: cli.ExitFailed, reason: "inconsistent-serving"},
 		{name: "skip-cache-bust is shown as skipped", serve: func(w http.ResponseWriter, r *http.Request, body string) bool {
 			if r.URL.RawQuery != "" {
 				t.Errorf("cache-bust request although skipped: %s", r.URL)

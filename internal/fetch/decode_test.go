@@ -242,3 +242,36 @@ func TestContentEncodingCutConnection(t *testing.T) {
 	_, err = ToFile(t.Context(), NewClient(5*time.Second), srv2.URL, "", Options{Sleep: (&sleeper{}).sleep})
 	wantErr(t, err, verdict.ErrInconclusive, "network-error")
 }
+
+// FuzzDecode: any Content-Encoding value and any body either decode or
+// fail with an error; never a panic, never more than the bound.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []struct{ coding, body string }{
+		{"gzip", gzipped(body)}, {"br", brotlied(body)}, {"deflate", zlibbed(body)}, {"deflate", deflated(body)},
+		{"zstd", zstded(body)}, {"gzip, br", brotlied(gzipped(body))}, {"zstd", zstdFrame(30, body)},
+		{"gzip", body}, {"x-gzip,identity", gzipped("")}, {"compress", body}, {"br", ""},
+	} {
+		f.Add(seed.coding, []byte(seed.body))
+	}
+	f.Fuzz(func(t *testing.T, coding string, data []byte) {
+		const limit = 1 << 20
+		h := http.Header{}
+		h.Set("Content-Encoding", coding)
+		cs, err := codings(h)
+		if err != nil {
+			return
+		}
+		if len(cs) > MaxCodings {
+			t.Fatalf("%d codings accepted", len(cs))
+		}
+		r, done, err := decoder(bytes.NewReader(data), cs)
+		defer done()
+		if err != nil {
+			return
+		}
+		n, _ := io.Copy(io.Discard, io.LimitReader(r, limit+1))
+		if n > limit+1 {
+			t.Fatalf("read %d bytes", n)
+		}
+	})
+}

@@ -143,6 +143,12 @@ func (r *run) fetchSiteFiles(ctx context.Context, jobs []siteFetchJob) []siteFet
 	targets := make([]fetch.Target, len(jobs))
 	for i, j := range jobs {
 		targets[i] = fetch.Target{URL: j.URL, Dest: fetch.DestFor(j.URL), MaxSize: r.cfg.MaxArtifactSize}
+		if u, err := url.Parse(j.URL); err == nil && targets[i].Dest != fetch.DestDocument {
+			// A browser loads a site's files from its pages: the browser
+			// profiles say so (Referer, Sec-Fetch-Site), the tool does not,
+			// so a server that keys on either is seen.
+			targets[i].Referrer = u.Scheme + "://" + u.Host + "/"
+		}
 	}
 	results := r.fetchTargets(ctx, targets)
 	out := make([]siteFetched, 0, len(jobs))
