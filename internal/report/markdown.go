@@ -30,6 +30,8 @@ const (
 	// mdMaxField is how many runes of one free-text value (a message, an
 	// expected or actual value) the summary shows; the JSON report has all.
 	mdMaxField = 300
+	// mdMaxGist is how much of the run's message the verdict line shows.
+	mdMaxGist = 160
 	// mdMaxReproduceLine is the longest reproduce line shown as it is; a
 	// longer one (a huge build command) would not paste well either.
 	mdMaxReproduceLine = 4096
@@ -105,16 +107,18 @@ func (m *mdWriter) optional(what, head, tail string, items []string) {
 
 func renderMarkdown(r *Report) string {
 	m := &mdWriter{r: r}
+	// What a reader needs first (verdict, what failed, who signed, how to
+	// reproduce) comes before the details other parts of the tool add.
 	m.verdict()
 	m.failures()
-	m.diagnosis(r)
 	m.artifacts()
-	m.toolchain(r)
-	m.sites(r)
 	m.artifactDetails()
 	m.grouped()
 	m.reproduce()
 	m.signature()
+	m.diagnosis(r)
+	m.toolchain(r)
+	m.sites(r)
 	m.page()
 	m.timings()
 	m.cost(r)
@@ -251,7 +255,8 @@ func (m *mdWriter) verdict() {
 	m.line("")
 	msg := ""
 	if r.Message != "" {
-		msg = " — " + mdField(r.Message)
+		// The box says what failed in detail; the message is the gist.
+		msg = " — " + mdText(safetext.Truncate(r.Message, mdMaxGist))
 	}
 	m.line("> **Reason:** %s%s", mdCode(reason), msg)
 	if overridden {
@@ -319,7 +324,7 @@ func (m *mdWriter) failures() {
 			m.line("- ✂️ %s not shown; the JSON report has them all.", plural(len(fs)-i, "more", "more"))
 			break
 		}
-		head := statusLabel(c.Status) + " "
+		head := strings.Fields(statusLabel(c.Status))[0] + " "
 		if c.Subject != "" {
 			head += mdFieldCode(c.Subject) + ": "
 		}
@@ -330,17 +335,22 @@ func (m *mdWriter) failures() {
 		head += ")"
 		var more []string
 		if c.Message != "" {
-			more = append(more, mdField(c.Message))
+			more = append(more, mdText(safetext.Truncate(c.Message, mdMaxGist)))
 		}
+		var facts []string
 		if c.Expected != "" || c.Actual != "" {
-			more = append(more, "expected "+mdFieldCode(c.Expected)+" · actual "+mdFieldCode(c.Actual))
+			exp, act := pairValues(c.Expected, c.Actual)
+			facts = append(facts, "expected "+mdCode(exp)+" · actual "+mdCode(act))
 		}
 		if ev := r.evidenceFor(c); len(ev) > 0 {
 			names := make([]string, len(ev))
 			for i, e := range ev {
 				names[i] = mdFieldCode(e)
 			}
-			more = append(more, "evidence: "+strings.Join(names, ", "))
+			facts = append(facts, "evidence: "+strings.Join(names, ", "))
+		}
+		if len(facts) > 0 {
+			more = append(more, strings.Join(facts, " · "))
 		}
 		m.line("- %s", head)
 		for _, l := range more {
@@ -349,7 +359,11 @@ func (m *mdWriter) failures() {
 	}
 	m.line("")
 	for _, e := range r.explanations() {
-		m.line("> 💡 %s", mdText(e))
+		parts := make([]string, len(e))
+		for i, s := range e {
+			parts[i] = mdText(s)
+		}
+		m.line("> 💡 %s", strings.Join(parts, " "))
 		m.line("")
 	}
 }

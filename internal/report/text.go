@@ -78,13 +78,10 @@ func (t *textWriter) render(r *Report) {
 	}
 	t.line("")
 	t.failures(r)
-	t.diagnosis(r)
 	verdicts := r.artifactVerdicts()
 	for i, a := range r.Artifacts {
 		t.artifact(r, verdicts[i], a)
 	}
-	t.toolchain(r)
-	t.sites(r)
 	if p := r.Page; p != nil {
 		line := "Page " + in(p.URL)
 		if p.FinalURL != "" && p.FinalURL != p.URL {
@@ -98,6 +95,9 @@ func (t *textWriter) render(r *Report) {
 	}
 	t.grouped(r)
 	t.signature(r)
+	t.diagnosis(r)
+	t.toolchain(r)
+	t.sites(r)
 	if len(r.Reproduce) > 0 {
 		t.line("Reproduce it yourself:")
 		for _, l := range r.Reproduce {
@@ -177,7 +177,9 @@ func (t *textWriter) failures(r *Report) {
 	}
 	for _, e := range r.explanations() {
 		t.line("")
-		t.line("  %s", in(e))
+		for _, s := range e {
+			t.line("  %s", in(s))
+		}
 	}
 	t.line("")
 }

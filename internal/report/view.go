@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -209,7 +210,8 @@ func (r *Report) verdictBox() []boxLine {
 		}
 		parts = append(parts, txt(firstNonEmpty(c.Title, c.ID)))
 		if c.Expected != "" || c.Actual != "" {
-			parts = append(parts, txt(" — expected "), code(shortValue(c.Expected)), txt(", got "), code(shortValue(c.Actual)))
+			exp, act := pairValues(c.Expected, c.Actual)
+			parts = append(parts, txt(" — expected "), code(exp), txt(", got "), code(act))
 		} else if c.Message != "" {
 			parts = append(parts, txt(" — "), txt(c.Message))
 		}
@@ -306,16 +308,23 @@ func displayRepo(u string) string {
 	return strings.TrimPrefix(u, "github.com/")
 }
 
-// shortValue shortens a long expected/actual value (a digest) for the box;
-// the full value is in the failures list.
-func shortValue(s string) string {
-	if s == "" {
-		return "(none)"
+// pairValues prepares an expected and an actual value for display. Long
+// values that already differ in their first shortHex characters (digests)
+// are shortened to those; values that differ later (a SAN naming another
+// workflow) are kept whole, up to mdMaxField runes, so the difference shows.
+// The full values are in the details and the JSON report.
+func pairValues(expected, actual string) (string, string) {
+	show := func(s string) string {
+		if s == "" {
+			return "(none)"
+		}
+		return safetext.Truncate(s, mdMaxField)
 	}
-	if len(s) > 2*shortHex+8 {
-		return shorten(s, 2*shortHex)
+	long := len(expected) > 2*shortHex && len(actual) > 2*shortHex
+	if long && shorten(expected, shortHex) != shorten(actual, shortHex) {
+		return shorten(expected, shortHex), shorten(actual, shortHex)
 	}
-	return s
+	return show(expected), show(actual)
 }
 
 func firstNonEmpty(s ...string) string {
