@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -439,6 +441,67 @@ func TestSiteBeaconIsACDNRewrite(t *testing.T) {
 			if tc.reason == "" && res.rep.Reason == "cdn-rewrite-suspected" {
 				t.Error("a script injected at the top of <body> was taken for a CDN beacon")
 			}
+		})
+	}
+}
+
+// TestRollbackByContentAddressedAsset: the served name kms.<hash>.js is
+// looked up among the assets of earlier releases; the asset's bytes must
+// hash to the live bytes. A same-named asset with other bytes proves nothing.
+func TestRollbackByContentAddressedAsset(t *testing.T) {
+	t.Parallel()
+	w := getDiagWorld(t)
+	old := w.apps["v1.1.0"]
+	name := contentName(old)
+	for _, tc := range []struct {
+		name   string
+		asset  []byte
+		reason string
+	}{
+		{"the asset is the live bytes", old, "rollback"},
+		{"the asset has other bytes", []byte("something else\n"), "tampered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGitHubAPI(t)
+			storage := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "" {
+					t.Error("the token reached the asset host")
+				}
+				_, _ = rw.Write(tc.asset)
+			}))
+			t.Cleanup(storage.Close)
+			g.mux.HandleFunc("GET /repos/acme/kms/attestations/", func(rw http.ResponseWriter, r *http.Request) {
+				http.Error(rw, `{"message":"Not Found"}`, http.StatusNotFound)
+			})
+			g.mux.HandleFunc("GET /repos/acme/kms/releases/tags/", func(rw http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/v1.1.0") {
+					http.Error(rw, `{"message":"Not Found"}`, http.StatusNotFound)
+					return
+				}
+				fmt.Fprintf(rw, `{"id":7,"tag_name":"v1.1.0","assets":[{"id":3,"name":%q,"size":%d}]}`, name, len(tc.asset))
+			})
+			g.mux.HandleFunc("GET /repos/acme/kms/releases/7/assets", func(rw http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(rw, `[{"id":3,"name":%q,"size":%d}]`, name, len(tc.asset))
+			})
+			g.mux.HandleFunc("GET /repos/acme/kms/releases/assets/3", func(rw http.ResponseWriter, r *http.Request) {
+				http.Redirect(rw, r, storage.URL+"/storage/3", http.StatusFound)
+			})
+			c := newCDN(t, serve(old))
+			res := run(t, runOpts{env: map[string]string{"GH_TOKEN": token}}, "verify", "--repo", w.repo, "--tag", "latest",
+				"--build-command", "sh build.sh", "--artifact", "dist/kms.*.js", "--url", c.URL+"/"+name,
+				"--skip-page-check", "--bundle", "github-attestations", "--github-api-url", g.url(),
+				"--trusted-root", getWorld(t).rootFile, "--signer-repo", signerRepo, "--signer-workflow", workflow,
+				"--rollback-depth", "0")
+			if res.code != cli.ExitFailed || res.rep.Reason != tc.reason {
+				t.Fatalf("exit %d reason %q, want 1 %s\n%s", res.code, res.rep.Reason, tc.reason, res.stdout)
+			}
+			d := diagnosisOf(t, res)
+			if tc.reason == "rollback" && (d.ServedTag != "v1.1.0" || d.Behind != 1) {
+				t.Errorf("diagnosis %+v", d)
+			}
+			g.checkTokens(t)
+			assertNoToken(t, res)
 		})
 	}
 }

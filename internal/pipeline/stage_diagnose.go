@@ -485,6 +485,9 @@ func (r *run) rollbackBySignature(ctx context.Context, states []*mismatchState, 
 			s.diag.Steps = append(s.diag.Steps, "no GitHub lookup: "+err.Error())
 			continue
 		}
+		if r.rollbackByAssetName(ctx, s, gh, owner, repo, earlier) {
+			continue
+		}
 		live, err := hex.DecodeString(s.m.LiveSHA256)
 		if err != nil || len(live) != sha256.Size {
 			continue
@@ -498,13 +501,15 @@ func (r *run) rollbackBySignature(ctx context.Context, states []*mismatchState, 
 				} else {
 					s.diag.Steps = append(s.diag.Steps, "attestation lookup failed: "+err.Error())
 				}
-				continue
 			}
 			for _, a := range atts {
 				if a.Err == nil && len(a.Bundle) > 0 {
 					cands = append(cands, sigstore.Candidate{Name: fmt.Sprintf("attestation #%d for the live bytes", a.Index), JSON: a.Bundle})
 				}
 			}
+		}
+		if len(cands) == 0 && !asset {
+			continue
 		}
 		tm, err := r.trustMaterial(ctx)
 		if err != nil {
@@ -536,6 +541,44 @@ func (r *run) rollbackBySignature(ctx context.Context, states []*mismatchState, 
 			}
 		}
 	}
+}
+
+// MaxRollbackAsset bounds a release asset downloaded to compare with the live bytes.
+const MaxRollbackAsset = 32 << 20
+
+// rollbackByAssetName: when the served file name carries a content address
+// of the live bytes (kms.3a5b9f2e.js), the earlier release that published
+// an asset of that exact name is looked up, and its bytes must hash to the
+// live SHA-256 for it to count.
+func (r *run) rollbackByAssetName(ctx context.Context, s *mismatchState, gh *ghapi.Client, owner, repo string, earlier []earlierRelease) bool {
+	frag := compare.ContentAddress(s.m.URL)
+	if frag == "" || !strings.HasPrefix(s.m.LiveSHA256, frag) {
+		return false
+	}
+	u, err := url.Parse(s.m.URL)
+	if err != nil {
+		return false
+	}
+	name := path.Base(u.Path)
+	for i, e := range earlier {
+		if i >= MaxAttestationTags {
+			break
+		}
+		data, err := gh.ReleaseAsset(ctx, owner, repo, e.Tag, name, min(r.cfg.MaxArtifactSize, MaxRollbackAsset))
+		if err != nil {
+			if i == 0 {
+				s.diag.Steps = append(s.diag.Steps, fmt.Sprintf("no asset %s in release %s: %v", name, e.Tag, err))
+			}
+			continue
+		}
+		h := sha256.Sum256(data)
+		if hex.EncodeToString(h[:]) == s.m.LiveSHA256 {
+			s.facts.Rollback = &diagnose.Rollback{Tag: e.Tag, Behind: i + 1, How: "content-address"}
+			s.diag.Steps = append(s.diag.Steps, fmt.Sprintf("release %s publishes %s, whose bytes are the live bytes", e.Tag, name))
+			return true
+		}
+	}
+	return false
 }
 
 // trustMaterial loads the Sigstore trusted root once for the diagnosis.

@@ -143,6 +143,9 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 	if cfg.BuildAsRoot {
 		args = append(args, "--build-as-root")
 	}
+	if cfg.AllowPrevious > 0 {
+		args = append(args, "--allow-previous", fmt.Sprint(cfg.AllowPrevious))
+	}
 	if cfg.ConfigFile == "" && len(arts) == 1 { // otherwise the artifacts come from the file
 		args = append(args, "--artifact", q(arts[0].cfg.Path), "--url", q(arts[0].cfg.URL))
 		if b := arts[0].cfg.Bundle; b != "" {
