@@ -177,6 +177,20 @@ func encoded(coding string, data []byte) func(http.ResponseWriter, *http.Request
 	}
 }
 
+// negotiated serves encoded with Content-Encoding coding to clients whose
+// Accept-Encoding names it, and plain to the others.
+func negotiated(coding string, encoded, plain []byte) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Vary", "Accept-Encoding")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), coding) {
+			w.Header().Set("Content-Encoding", coding)
+			_, _ = w.Write(encoded)
+			return
+		}
+		_, _ = w.Write(plain)
+	}
+}
+
 func gzipBytes(b []byte) []byte {
 	var out bytes.Buffer
 	z := gzip.NewWriter(&out)
@@ -328,6 +342,9 @@ func TestVerifyEndToEnd(t *testing.T) {
 			}
 			_, _ = w.Write(artifact)
 		}, want: want{code: cli.ExitFailed, reason: "inconsistent-serving", checkID: "serving", status: verdict.StatusFail}},
+		{name: "gzip only when the client asks", cdn: negotiated("gzip", gzipBytes(artifact), artifact), want: want{code: cli.ExitVerified, reason: "ok", checkID: "serving", status: verdict.StatusPass}},
+		{name: "br only when the client asks", cdn: negotiated("br", brotliBytes(artifact), artifact), want: want{code: cli.ExitVerified, reason: "ok", checkID: "serving", status: verdict.StatusPass}},
+		{name: "tampered bytes only to clients that ask for br", cdn: negotiated("br", brotliBytes(flipped), artifact), want: want{code: cli.ExitFailed, reason: "inconsistent-serving", checkID: "serving", status: verdict.StatusFail}},
 		{name: "a lying Content-Encoding", cdn: encoded("gzip", artifact), want: want{code: cli.ExitInconclusive, reason: "bad-encoding", checkID: "fetch", status: verdict.StatusError}},
 		{name: "an unknown Content-Encoding", cdn: encoded("compress", artifact), want: want{code: cli.ExitInconclusive, reason: "unknown-encoding", checkID: "fetch", status: verdict.StatusError}},
 		{name: "a gzip bomb", cdn: encoded("gzip", gzipBytes(bytes.Repeat([]byte{0}, 4<<20))), extra: []string{"--max-artifact-size", "1MiB"},

