@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/report"
@@ -90,7 +91,7 @@ func For(rep *report.Report, art report.Artifact, policyURI string, policy []byt
 	shown, reason, _ := rep.Displayed()
 	equal := art.Rebuilt != nil && art.Rebuilt.SHA256 == art.Live.SHA256
 	p := Predicate{
-		Verifier:     Verifier{ID: rep.Tool.URL, Version: map[string]string{rep.Tool.Name: rep.Tool.Version}},
+		Verifier:     Verifier{ID: verifierID(rep.Tool.URL), Version: map[string]string{rep.Tool.Name: rep.Tool.Version}},
 		TimeVerified: rep.FinishedAt.UTC(),
 		ResourceURI:  art.URL,
 		Policy:       Descriptor{URI: policyURI, Digest: map[string]string{"sha256": PolicyDigest(policy)}},
@@ -119,6 +120,16 @@ func For(rep *report.Report, art report.Artifact, policyURI string, policy []byt
 	}
 	p.VerificationResult, p.VerifiedLevels = levels(shown, equal, sig)
 	return p, nil
+}
+
+// verifierID is the verifier's stable identity: its repository URL without
+// the /tree/REF the report links to (the version map carries the ref and
+// commit).
+func verifierID(toolURL string) string {
+	if i := strings.Index(toolURL, "/tree/"); i > 0 {
+		return toolURL[:i]
+	}
+	return toolURL
 }
 
 // levels is the honest result: PASSED only for a verified run whose served
