@@ -82,6 +82,10 @@ func TestRewrite(t *testing.T) {
 		{"CRLF to LF", "kms.js", "", strings.ReplaceAll(script, "\n", "\r\n"), script, RewriteWhitespace},
 		{"indentation removed everywhere", "kms.js", "", script, stripIndent(script), RewriteWhitespace},
 		{"one line's indentation changed", "kms.js", "", script, strings.Replace(script, "    return true", "   return true", 1), ""},
+		{"one trailing space removed (the only one)", "kms.js", "", strings.Replace(script, "return true;", "return true; ", 1), script, ""},
+		{"one blank line removed (the only one)", "kms.js", "", strings.Replace(script, "  }\n", "  }\n\n", 1), script, ""},
+		{"one tab collapsed in an inline script", "index.html", "text/html", "<p>a</p>\n<script>s = \"a\tb\"</script>\n", "<p>a</p>\n<script>s = \"a b\"</script>\n", ""},
+		{"a whole comment line removed", "index.html", "text/html", "<p>a</p>\n<!-- x -->\n<p>b</p>\n", "<p>a</p>\n<p>b</p>\n", RewriteComments},
 		{"html comment removed", "index.html", "text/html", page, strings.Replace(page, "    <!-- build 42 -->\n", "", 1), RewriteComments},
 		{"html whitespace collapsed", "index.html", "text/html", page, collapseHTML(page), RewriteWhitespace},
 		{"js whole-line comments removed", "kms.js", "", script, strings.Replace(strings.Replace(script, "// kms enclave\n", "", 1), "/* build banner */\n", "", 1), RewriteComments},
@@ -262,4 +266,21 @@ func TestInjectedSources(t *testing.T) {
 	if InjectedSources([]byte(page), []byte(strings.Replace(page, "<head>", "<head><script src=/x.js></script>", 1))) != nil {
 		t.Error("a script in the head is not a CDN injection")
 	}
+}
+
+// FuzzRewrite: no input makes the recognisers panic, and identical bytes
+// are never a rewrite.
+func FuzzRewrite(f *testing.F) {
+	f.Add("kms.js", script, strings.Replace(script, "a + ++b", "a+++b", 1), "")
+	f.Add("index.html", page, strings.Replace(page, "</body>", "<script src=x></script></body>", 1), "text/html")
+	f.Add("a.css", "a { b: c }\n", "a{b:c}", "text/css; charset=latin1")
+	f.Add("a.js", "`${`${'", "`", "")
+	f.Fuzz(func(t *testing.T, name, a, b, ct string) {
+		got := Rewrite(name, []byte(a), []byte(b), ct)
+		if a == b && got != "" {
+			t.Fatalf("identical bytes recognised as %q", got)
+		}
+		_ = InjectedSources([]byte(a), []byte(b))
+		_ = UnifiedDiff("a", "b", []byte(a), []byte(b), 3)
+	})
 }

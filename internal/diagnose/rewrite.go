@@ -277,6 +277,11 @@ func lineRewrite(rebuilt, live []byte, k kind) string {
 	if k == kindOther {
 		all &^= tComments
 	}
+	// One changed byte is never a rewrite: a difference within a single
+	// line that changes the length by at most one byte is an edit.
+	if d := len(rebuilt) - len(live); d >= -1 && d <= 1 && changedLines(rebuilt, live) <= 1 {
+		return ""
+	}
 	// Cheap rejection: with every transformation applied, both must agree.
 	if !bytes.Equal(normalize(rebuilt, all, k), normalize(live, all, k)) {
 		return ""
@@ -298,6 +303,21 @@ func lineRewrite(rebuilt, live []byte, k kind) string {
 		return RewriteComments
 	}
 	return ""
+}
+
+// changedLines is the number of lines between the common leading and
+// trailing lines of a and b (the larger side).
+func changedLines(a, b []byte) int {
+	la, lb := bytes.SplitAfter(a, []byte("\n")), bytes.SplitAfter(b, []byte("\n"))
+	pre := 0
+	for pre < len(la) && pre < len(lb) && bytes.Equal(la[pre], lb[pre]) {
+		pre++
+	}
+	suf := 0
+	for suf < len(la)-pre && suf < len(lb)-pre && bytes.Equal(la[len(la)-1-suf], lb[len(lb)-1-suf]) {
+		suf++
+	}
+	return max(len(la)-pre-suf, len(lb)-pre-suf)
 }
 
 // normalize applies the transformations t to b, line by line.

@@ -259,6 +259,12 @@ func (r *run) rebuildAgain(ctx context.Context, states []*mismatchState) {
 			s.facts.SecondRebuild = diagnose.ReproSame
 			s.diag.SecondRebuild = "same"
 			s.diag.Steps = append(s.diag.Steps, "a second clean rebuild gave the same bytes")
+			if terr == nil && td.Count > 0 {
+				// Not this file, but the report still names every
+				// nondeterministic file of the build.
+				s.diag.Nondeterministic, s.diag.NondeterministicCount = td.Differing, td.Count
+				s.diag.Steps = append(s.diag.Steps, fmt.Sprintf("%d other file(s) of the build differ between the two rebuilds; this one does not", td.Count))
+			}
 			continue
 		}
 		s.facts.SecondRebuild = diagnose.ReproDiffers
