@@ -13,7 +13,6 @@ func TestDecide(t *testing.T) {
 	acc := CandidateResult{Outcome: OutcomeAccepted, score: 2}
 	wrongSigner := CandidateResult{Outcome: OutcomeRejected, Reason: "identity-mismatch", score: 2}
 	badSig := CandidateResult{Outcome: OutcomeRejected, Reason: "signature-invalid", score: 1}
-	junkNamed := CandidateResult{Outcome: OutcomeRejected, Reason: "bundle-invalid", score: 0}
 	expired := CandidateResult{Outcome: OutcomeUnusable, Reason: "bundle-url-unavailable"}
 	undecodable := CandidateResult{Outcome: OutcomeUnusable, Reason: "bundle-invalid"}
 	bomb := CandidateResult{Outcome: OutcomeUnusable, Reason: "attestation-too-large"}
@@ -31,10 +30,9 @@ func TestDecide(t *testing.T) {
 		{"first accepted wins", []CandidateResult{release, acc, acc}, 1, nil, "", -1},
 		{"wrong signer alone", []CandidateResult{wrongSigner}, -1, verdict.ErrFailed, "identity-mismatch", 0},
 		{"verified-but-wrong beats a bad signature", []CandidateResult{badSig, wrongSigner}, -1, verdict.ErrFailed, "identity-mismatch", 1},
-		{"bad signature beats an unparseable named bundle", []CandidateResult{junkNamed, badSig}, -1, verdict.ErrFailed, "signature-invalid", 1},
+		{"bad signature beats an unparseable bundle", []CandidateResult{undecodable, badSig}, -1, verdict.ErrFailed, "signature-invalid", 1},
 		{"failure is not hidden by an expired sibling", []CandidateResult{expired, wrongSigner}, -1, verdict.ErrFailed, "identity-mismatch", 1},
 		{"failure is not hidden by a release attestation", []CandidateResult{release, badSig}, -1, verdict.ErrFailed, "signature-invalid", 1},
-		{"unparseable named bundle is a failure", []CandidateResult{junkNamed}, -1, verdict.ErrFailed, "bundle-invalid", 0},
 		{"expired alone", []CandidateResult{expired}, -1, verdict.ErrInconclusive, "bundle-url-unavailable", 0},
 		{"undecodable alone", []CandidateResult{undecodable}, -1, verdict.ErrInconclusive, "bundle-invalid", 0},
 		{"bomb alone", []CandidateResult{bomb}, -1, verdict.ErrInconclusive, "attestation-too-large", 0},

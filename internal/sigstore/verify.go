@@ -101,12 +101,13 @@ type Result struct {
 // Verify tries every candidate against the artifact's SHA-256 and the
 // policy, and combines the outcomes with decide: the first accepted
 // candidate wins; otherwise a rejected one is a failure (class ErrFailed;
-// reasons "bundle-invalid", "signature-invalid", "identity-mismatch",
+// reasons "signature-invalid", "identity-mismatch",
 // "subject-mismatch", "predicate-mismatch") and Result.Checks describe the
 // closest attempt: which field mismatched, expected and actual; otherwise
 // nothing usable was found: class ErrInconclusive with the reason of the
-// most telling unusable candidate (e.g. "bundle-url-unavailable") or
-// ReasonNotWorkflowSigner. No candidates is inconclusive
+// most telling unusable candidate (e.g. "bundle-url-unavailable", or
+// "bundle-invalid" for a bundle that cannot be parsed or is structurally
+// invalid) or ReasonNotWorkflowSigner. No candidates is inconclusive
 // ("bundle-missing"); an invalid policy is a usage error.
 func Verify(ctx context.Context, tm root.TrustedMaterial, cands []Candidate, artifactSHA256 []byte, p Policy) (Result, error) {
 	cp, err := p.compile()
@@ -317,16 +318,25 @@ func (a *attempt) fail(id, title, reason, expected, actual, msg string) {
 	}
 }
 
+// invalid marks a bundle that cannot be read (not JSON, not a Sigstore
+// bundle, structurally incomplete, too large): nothing was verified, so it
+// is "could not verify" (bundle-invalid), never a failure. Only a
+// well-formed bundle whose verification fails proves anything.
+func (a *attempt) invalid(msg string) {
+	a.add(verdict.Check{ID: "bundle", Title: "Sigstore bundle", Status: verdict.StatusError, Reason: "bundle-invalid", Message: msg})
+	a.unusable = true
+	a.err = verdict.Inconclusivef("bundle-invalid", "%s", msg)
+}
+
 func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 	a := attempt{name: c.Name}
 	if len(c.JSON) > MaxBundleSize {
-		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "",
-			fmt.Sprintf("bundle is %d bytes, larger than the %d allowed", len(c.JSON), MaxBundleSize))
+		a.invalid(fmt.Sprintf("bundle is %d bytes, larger than the %d allowed", len(c.JSON), MaxBundleSize))
 		return a
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(c.JSON); err != nil {
-		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "", "not a valid Sigstore bundle: "+err.Error())
+		a.invalid("not a valid Sigstore bundle: " + err.Error())
 		return a
 	}
 	kind := KindMessageSignature
@@ -335,7 +345,7 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 	}
 	vc, err := b.VerificationContent()
 	if err != nil {
-		a.fail("bundle", "Sigstore bundle", "bundle-invalid", "", "", "bundle verification material: "+err.Error())
+		a.invalid("bundle verification material: " + err.Error())
 		return a
 	}
 	if cert := vc.Certificate(); cert != nil {

@@ -262,12 +262,6 @@ func TestVerifyAdversarial(t *testing.T) {
 		{"no SCT",
 			msg(ghID(), sigstorekit.WithoutSCT()), ghPolicy,
 			"signature-invalid", []string{"signature"}},
-		{"not a bundle",
-			func(*testing.T) []byte { return []byte(`{"mediaType":"nope"}`) }, ghPolicy,
-			"bundle-invalid", []string{"bundle"}},
-		{"oversized bundle",
-			func(*testing.T) []byte { return make([]byte, sigstore.MaxBundleSize+1) }, ghPolicy,
-			"bundle-invalid", []string{"bundle"}},
 		{"managed key expected, certificate given",
 			msg(ghID()), func() sigstore.Policy { return sigstore.Policy{Key: w.kit.ManagedKeyPEM()} },
 			"identity-mismatch", []string{"identity.key"}},
@@ -317,6 +311,46 @@ func TestVerifyAdversarial(t *testing.T) {
 				if c.Subject != "release-asset:app.js.sigstore.json" {
 					t.Errorf("check %q subject = %q", c.ID, c.Subject)
 				}
+			}
+		})
+	}
+}
+
+// TestVerifyUnreadableBundleIsInconclusive: a bundle that cannot be parsed
+// or is structurally invalid proves nothing either way: "could not verify"
+// (bundle-invalid), never a failure, whatever the bytes.
+func TestVerifyUnreadableBundleIsInconclusive(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	good := must(t)(w.kit.SignArtifact(artifact, ghID()))
+	var noMaterial map[string]any
+	if err := json.Unmarshal(good, &noMaterial); err != nil {
+		t.Fatal(err)
+	}
+	delete(noMaterial, "verificationMaterial")
+	stripped, _ := json.Marshal(noMaterial)
+	nested := []byte(strings.Repeat("[", 3<<20) + strings.Repeat("]", 3<<20)) // 6 MB
+	for name, b := range map[string][]byte{
+		"not JSON":                 []byte("not json at all"),
+		"empty object":             []byte(`{}`),
+		"empty":                    nil,
+		"JSON null":                []byte(`null`),
+		"a 6 MB nested array":      nested,
+		"an HTML page":             []byte("<!doctype html><html><body>Not Found</body></html>"),
+		"unknown media type":       []byte(`{"mediaType":"nope"}`),
+		"no verification material": stripped,
+		"larger than the bound":    make([]byte, sigstore.MaxBundleSize+1),
+		"truncated bundle":         good[:len(good)/2],
+		"an array of good bundles": append(append([]byte("["), good...), ']'),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, err := sigstore.Verify(context.Background(), w.tm, []sigstore.Candidate{{Name: "app.js.sigstore.json", JSON: b}}, artifactSum[:], sigstore.GitHubPolicy("", repo, workflow, tag, commit))
+			if !errors.Is(err, verdict.ErrInconclusive) || verdict.ReasonOf(err) != "bundle-invalid" {
+				t.Fatalf("Verify = %v (%s), want could not verify: bundle-invalid", err, verdict.ReasonOf(err))
+			}
+			if len(res.Candidates) != 1 || res.Candidates[0].Outcome != sigstore.OutcomeUnusable {
+				t.Errorf("candidates = %+v, want one unusable", res.Candidates)
 			}
 		})
 	}
