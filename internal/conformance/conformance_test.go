@@ -124,7 +124,7 @@ func TestVerifyBundle(t *testing.T) {
 		{"unrelated root", with([]string{"--bundle", f.msg}, id, []string{"--trusted-root", f.otherRoot}, []string{f.artifact}), 1, "signature-invalid", ""},
 		{"tampered inclusion proof", with([]string{"--bundle", f.tampered}, id, tr, []string{f.artifact}), 1, "signature-invalid", ""},
 		{"managed key of someone else", with([]string{"--bundle", f.keyBundle, "--key", f.otherKeyPEM}, tr, []string{f.artifact}), 1, "signature-invalid", ""},
-		{"bundle is not JSON", with([]string{"--bundle", f.notJSON}, id, tr, []string{f.artifact}), 1, "bundle-invalid", ""},
+		{"bundle is not JSON", with([]string{"--bundle", f.notJSON}, id, tr, []string{f.artifact}), 2, "bundle-invalid", ""}, // proves nothing: could not verify
 
 		{"no args", nil, 3, "", ""},
 		{"no positional", with([]string{"--bundle", f.msg}, id, tr), 3, "FILE_OR_DIGEST", ""},
