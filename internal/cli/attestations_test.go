@@ -160,12 +160,17 @@ func tamperLiteral(t *testing.T, bundle []byte) []byte {
 	}
 	sig := b.DSSE.Signatures[0].Sig
 	block := snappy.Encode(nil, bundle)
-	window := sig[len(sig)/2-8 : len(sig)/2+8]
-	i := bytes.Index(block, []byte(window))
+	// Any 16 characters of the signature that the block holds as a literal
+	// (snappy may encode a few as copies of earlier bytes).
+	i := -1
+	for off := 0; off+16 <= len(sig) && i < 0; off++ {
+		if j := bytes.Index(block, []byte(sig[off:off+16])); j >= 0 {
+			i = j + 8
+		}
+	}
 	if i < 0 {
 		t.Fatal("the signature is not a literal in the snappy block")
 	}
-	i += 8
 	if block[i] == 'A' {
 		block[i] = 'B'
 	} else {
