@@ -94,6 +94,14 @@ var verifyOptions = []option{
 	}},
 	{name: "allow-frame", usage: "a cross-origin document pages may embed in an iframe: an origin, or a URL prefix ending in * (repeatable; in the action: newline separated)", set: list(func(c *config.Config) *[]string { return &c.Frames })},
 	{name: "allow-inline", bool: true, usage: "page mode: accept inline scripts, event handlers and styles on --page-url (the page is not rebuilt, so their code is unverified); reported as SKIPPED", set: boolean("allow-inline", func(c *config.Config) *bool { return &c.AllowInline })},
+	{name: "headers-file", usage: "rebuilt _headers file (path in the checkout, e.g. dist/_headers): the page and every artifact must be served with the headers its rules assign", set: str(func(c *config.Config) *string { return &c.Headers.File })},
+	{name: "headers-format", usage: "host dialect of _headers: cloudflare (default) or netlify; decides how several matching rules combine", set: str(func(c *config.Config) *string { return &c.Headers.Format })},
+	{name: "require-headers", usage: "header names every checked response must carry, e.g. Content-Security-Policy,X-Content-Type-Options (repeatable; comma or newline separated)", set: func(c *config.Config, _ *config.Artifact, v string) error {
+		for _, n := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+			c.Headers.Policy.Require = append(c.Headers.Policy.Require, n)
+		}
+		return nil
+	}},
 	{name: "bundle", usage: "Sigstore bundle: FILE, https URL, release-asset:NAME, or github-attestations", set: str(func(c *config.Config) *string { return &c.Bundle })},
 	{name: "trusted-root", usage: "trusted_root.json to verify against offline (default: Sigstore public-good root via TUF)", set: str(func(c *config.Config) *string { return &c.TrustedRoot })},
 	{name: "tuf-url", usage: "TUF repository URL for the trusted root (e.g. a GitHub-instance root)", set: str(func(c *config.Config) *string { return &c.TUFURL })},

@@ -260,6 +260,9 @@ type Config struct {
 	// MaxGap is the age after which the record's badge turns grey ("stale");
 	// zero means 24h.
 	MaxGap time.Duration
+	// Headers configures the response-header checks (`_headers` rules and
+	// the header policy); the zero value checks no headers.
+	Headers HeaderChecks
 	// ConfigFile is the YAML file the settings came from, if any (for the
 	// "reproduce it yourself" command); zero means flags or inputs only.
 	ConfigFile string
@@ -449,6 +452,9 @@ func (c Config) Validate() error {
 		if c.TrustedRoot != "" {
 			return bad("conflicting-inputs", "--trusted-root and --tuf-url are two sources of trust; keep one")
 		}
+	}
+	if err := c.Headers.Validate(""); err != nil {
+		return err
 	}
 	if c.AllowUnsigned && c.RequireAttestation {
 		return bad("conflicting-inputs", "--allow-unsigned and --require-attestation contradict each other; drop one")
@@ -730,6 +736,7 @@ type File struct {
 	IncludePrereleases *bool             `yaml:"include-prereleases"`
 	RollbackDepth      *int              `yaml:"rollback-depth"`
 	AllowPrevious      *int              `yaml:"allow-previous"`
+	HeaderChecks       `yaml:",inline"`
 }
 
 // LoadFile reads a YAML configuration file strictly (unknown keys and
@@ -802,6 +809,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	if f.FetchConcurrency != 0 {
 		c.FetchConcurrency = f.FetchConcurrency
 	}
+	c.Headers = c.Headers.merge(f.HeaderChecks)
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
 	c.Artifacts = append(c.Artifacts, f.Artifacts...)
 	c.Sites = append(c.Sites, f.Sites...)
@@ -860,10 +868,15 @@ func explainYAML(err error) string {
 			keys = yamlKeys(reflect.TypeOf(Site{}))
 		case "AllowedResource":
 			keys = yamlKeys(reflect.TypeOf(AllowedResource{}))
+		case "HeaderPolicy":
+			keys = yamlKeys(reflect.TypeOf(HeaderPolicy{}))
 		}
 		where := map[string]string{"Artifact": "an artifact", "Site": "a site", "AllowedResource": "an allow entry"}[parts[3]]
 		if where == "" {
 			where = "the top level"
+		}
+		if parts[3] == "HeaderPolicy" {
+			where = "header-policy"
 		}
 		return fmt.Sprintf("%sunknown key %q in %s (valid keys: %s)", parts[1], parts[2], where, strings.Join(keys, ", "))
 	})
@@ -872,7 +885,10 @@ func explainYAML(err error) string {
 func yamlKeys(t reflect.Type) []string {
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
-		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+		k, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if opts == "inline" && t.Field(i).Type.Kind() == reflect.Struct {
+			keys = append(keys, yamlKeys(t.Field(i).Type)...)
+		} else if k != "" && k != "-" {
 			keys = append(keys, k)
 		}
 	}

@@ -21,12 +21,18 @@ type Mismatch struct {
 	Actual   string   `json:"actual,omitempty"`
 	Missing  bool     `json:"missing,omitempty"`
 	Details  []string `json:"details,omitempty"`
+	// Policy says the header policy, not `_headers`, asked for Expected.
+	Policy bool `json:"policy,omitempty"`
 }
 
 // String is a one-line description naming the header and the path.
 func (m Mismatch) String() string {
+	verb := "declared"
+	if m.Policy {
+		verb = "required"
+	}
 	if m.Missing {
-		s := fmt.Sprintf("%s: %s is not served (declared %q)", m.Path, m.Header, m.Expected)
+		s := fmt.Sprintf("%s: %s is not served (%s: %s)", m.Path, m.Header, verb, m.Expected)
 		if len(m.Details) > 0 {
 			s += ": " + strings.Join(m.Details, "; ")
 		}
@@ -35,7 +41,7 @@ func (m Mismatch) String() string {
 	if len(m.Details) > 0 {
 		return fmt.Sprintf("%s: %s differs: %s", m.Path, m.Header, strings.Join(m.Details, "; "))
 	}
-	return fmt.Sprintf("%s: %s is %q, declared %q", m.Path, m.Header, m.Actual, m.Expected)
+	return fmt.Sprintf("%s: %s is %q, %s %q", m.Path, m.Header, m.Actual, verb, m.Expected)
 }
 
 // FieldValue joins a header's field lines with ", " as HTTP combines them

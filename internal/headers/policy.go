@@ -50,11 +50,19 @@ func (r Requirements) Empty() bool {
 // Integrity-Policy requirements apply; Require and RequireValues apply to
 // every response. Each violation is a Mismatch naming the header and path.
 func (r Requirements) Check(path string, got http.Header, document bool) []Mismatch {
+	out := r.check(path, got, document)
+	for i := range out {
+		out[i].Policy = true
+	}
+	return out
+}
+
+func (r Requirements) check(path string, got http.Header, document bool) []Mismatch {
 	var out []Mismatch
 	for _, name := range r.Require {
 		name = http.CanonicalHeaderKey(name)
 		if _, ok := FieldValue(got, name); !ok {
-			out = append(out, Mismatch{Path: path, Header: name, Missing: true, Expected: "present (required by the header policy)"})
+			out = append(out, Mismatch{Path: path, Header: name, Missing: true, Expected: "present"})
 		}
 	}
 	if len(r.RequireValues) > 0 {
@@ -79,7 +87,7 @@ func (r Requirements) Check(path string, got http.Header, document bool) []Misma
 				Expected: "scripts restricted without " + strings.Join(r.ForbidScriptSources, " ")}
 			if len(policies) == 0 {
 				m.Missing = true
-				m.Expected = "a Content-Security-Policy that restricts scripts (header policy)"
+				m.Expected = "a Content-Security-Policy that restricts scripts"
 			}
 			for _, a := range allowed {
 				m.Details = append(m.Details, "scripts may load from "+a)

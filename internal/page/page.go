@@ -170,6 +170,10 @@ type Declaration struct {
 	Type         string // type attribute of <script>/<link>
 	Rel          string // rel attribute of <link>
 	CrossOrigin  string // crossorigin attribute
+	// HasCrossOrigin says the crossorigin attribute is present (an empty
+	// value, as in <script crossorigin>, means anonymous).
+	HasCrossOrigin bool
+	As             string // as attribute of <link rel=preload>
 }
 
 // Document is what Parse found on a page.
@@ -317,6 +321,11 @@ func attrs(n *html.Node) map[string]string {
 		}
 	}
 	return m
+}
+
+func hasAttr(a map[string]string, k string) bool {
+	_, ok := a[k]
+	return ok
 }
 
 func (w *walker) add(r Reference) {
@@ -516,7 +525,7 @@ func (w *walker) script(n *html.Node, a map[string]string) {
 	}
 	w.add(ref)
 	w.declare(Declaration{Element: "script", Attr: "src", Ref: src, URL: w.refs[len(w.refs)-1].URL, Integrity: ref.Integrity, HasIntegrity: has,
-		PinnedBy: ref.PinnedBy, Type: a["type"], CrossOrigin: a["crossorigin"]})
+		PinnedBy: ref.PinnedBy, Type: a["type"], CrossOrigin: a["crossorigin"], HasCrossOrigin: hasAttr(a, "crossorigin")})
 }
 
 // svgScript records an SVG <script href> (or xlink:href) or inline SVG script.
@@ -556,7 +565,8 @@ func (w *walker) link(a map[string]string) {
 		return
 	}
 	integrity, has := a["integrity"]
-	d := Declaration{Element: "link", Attr: "href", Ref: href, Integrity: integrity, HasIntegrity: has, Type: a["type"], Rel: a["rel"], CrossOrigin: a["crossorigin"]}
+	d := Declaration{Element: "link", Attr: "href", Ref: href, Integrity: integrity, HasIntegrity: has, Type: a["type"], Rel: a["rel"], CrossOrigin: a["crossorigin"],
+		HasCrossOrigin: hasAttr(a, "crossorigin"), As: a["as"]}
 	var kinds []Kind
 	if rels["stylesheet"] {
 		kinds = append(kinds, KindStylesheet)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -108,7 +109,8 @@ func TestDeclarations(t *testing.T) {
 			for i := range tc.want { // none of these cases has an empty integrity attribute
 				tc.want[i].HasIntegrity = tc.want[i].Integrity != ""
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			// HasCrossOrigin and As have their own test (TestCrossOriginPresence).
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Declaration{}, "HasCrossOrigin", "As")); diff != "" {
 				t.Errorf("Declarations (-want +got):\n%s", diff)
 			}
 		})
@@ -219,4 +221,17 @@ func FuzzDeclarations(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCrossOriginPresence: an empty crossorigin attribute is present
+// (anonymous), which decides the request mode Integrity-Policy looks at.
+func TestCrossOriginPresence(t *testing.T) {
+	t.Parallel()
+	got, err := Declarations(strings.NewReader(`<script src=a.js crossorigin></script><script src=b.js></script><link rel=preload as=script href=c.js crossorigin=use-credentials>`), docURL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !got[0].HasCrossOrigin || got[1].HasCrossOrigin || !got[2].HasCrossOrigin || got[2].As != "script" {
+		t.Errorf("got %+v", got)
+	}
 }

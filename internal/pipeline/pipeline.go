@@ -26,6 +26,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
+	"github.com/lukium/kms-verify-action/internal/page"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/toolchain"
@@ -133,6 +134,7 @@ type artifactState struct {
 	// --allow-previous, so the page may pin them (live) instead.
 	servedAccepted bool
 	live           *digest.Sum
+	header         http.Header // the live response's headers, once fetched
 }
 
 type run struct {
@@ -157,6 +159,10 @@ type run struct {
 	trust      root.TrustedMaterial
 	injected   []injectedScript
 	fetcher    *fetch.Session // see session()
+	// The page's live response, for the header checks.
+	pageURL    string
+	pageHeader http.Header
+	pageDecls  []page.Declaration
 }
 
 // fetchOptions are the options of every fetch of the live site (artifacts,
@@ -258,6 +264,7 @@ func (r *run) execute(ctx context.Context) {
 	// --allow-previous accepted it here.
 	r.diagnoseMismatches(ctx, r.mismatches)
 	r.stage("page", func() { r.withTimeout(ctx, PageStageTimeout, r.page) })
+	r.stage("headers", r.headersPageMode)
 	if ok {
 		r.stage("signature", func() { r.withTimeout(ctx, SignatureStageTimeout, r.signature) })
 	}

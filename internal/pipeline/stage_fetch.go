@@ -36,6 +36,7 @@ func (r *run) fetch(ctx context.Context) {
 		if p.Err != nil {
 			continue
 		}
+		st.header = res.Header
 		sum := res.Sum
 		st.rep.Live = digests(sum)
 		r.d.Log.Logf("Live %s: sha256 %s, %d bytes (HTTP %d, %d attempt(s)%s); %s", st.cfg.Name, sum.SHA256Hex(), sum.Size, res.Status, res.Attempts, servedAs(res), fetch.ServedBy(f.Copies))

@@ -47,6 +47,7 @@ func (r *run) page(ctx context.Context) {
 	}
 	decls := doc.Declarations
 	r.rep.Page.Declarations, r.rep.Page.WithoutIntegrity = doc.IntegrityDeclarations(), doc.WithoutIntegrity()
+	r.pageURL, r.pageHeader, r.pageDecls = firstNonEmpty(res.FinalURL, r.cfg.PageURL), res.Header, decls
 	need512 := false
 	for _, d := range decls {
 		need512 = need512 || digest.NeedsSHA512(d.Integrity)

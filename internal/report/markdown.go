@@ -119,6 +119,7 @@ func renderMarkdown(r *Report) string {
 	m.diagnosis(r)
 	m.toolchain(r)
 	m.sites(r)
+	m.headers(r)
 	m.page()
 	m.timings()
 	m.cost(r)

@@ -38,7 +38,9 @@ type Report struct {
 	Artifacts     []Artifact      `json:"artifacts"`
 	Page          *Page           `json:"page,omitempty"`
 	Sites         []Site          `json:"sites,omitempty"` // site mode: each web app verified as a whole
-	Signature     *Signature      `json:"signature,omitempty"`
+	// Headers is what the response-header checks found (see headers.go).
+	Headers   *Headers   `json:"headers,omitempty"`
+	Signature *Signature `json:"signature,omitempty"`
 	// Toolchain is what the rebuild ran with and where each version came from.
 	Toolchain *toolchain.Result `json:"toolchain,omitempty"`
 	Checks    []verdict.Check   `json:"checks"`

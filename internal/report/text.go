@@ -98,6 +98,7 @@ func (t *textWriter) render(r *Report) {
 	t.diagnosis(r)
 	t.toolchain(r)
 	t.sites(r)
+	t.headers(r)
 	if len(r.Reproduce) > 0 {
 		t.line("Reproduce it yourself:")
 		for _, l := range r.Reproduce {
