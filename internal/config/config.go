@@ -92,6 +92,10 @@ type Site struct {
 	// Allow and Frames add to Config.Allow and Config.Frames for this site.
 	Allow  []AllowedResource `yaml:"allow"`
 	Frames []string          `yaml:"frames"`
+	// HeaderChecks (headers-format, header-policy) add to the top-level
+	// ones for this site; the site's own _headers is always used, so
+	// headers-file is refused here.
+	HeaderChecks `yaml:",inline"`
 }
 
 // AllowedResource is a resource outside the release that a page may load.
@@ -508,6 +512,12 @@ func (c Config) validateSites() error {
 		if err := checkAllow(where+": ", s.Allow, s.Frames); err != nil {
 			return err
 		}
+		if s.HeaderChecks.File != "" {
+			return bad("invalid-header-policy", "%s: headers-file does not apply to a site: its own _headers (at the top of dir) is used", where)
+		}
+		if err := s.HeaderChecks.Validate(where); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -809,7 +819,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	if f.FetchConcurrency != 0 {
 		c.FetchConcurrency = f.FetchConcurrency
 	}
-	c.Headers = c.Headers.merge(f.HeaderChecks)
+	c.Headers = c.Headers.Merge(f.HeaderChecks)
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
 	c.Artifacts = append(c.Artifacts, f.Artifacts...)
 	c.Sites = append(c.Sites, f.Sites...)

@@ -56,20 +56,24 @@ func (p HeaderPolicy) Empty() bool {
 // Enabled reports whether any header check is configured.
 func (h HeaderChecks) Enabled() bool { return h.File != "" || !h.Policy.Empty() }
 
-// merge applies file values (non-zero ones) onto h.
-func (h HeaderChecks) merge(f HeaderChecks) HeaderChecks {
+// Merge returns h with f's non-zero values applied: f's file and format
+// replace h's, the policy lists are joined, the switches or-ed (a site's
+// settings add to the top-level ones; a file's to the flags').
+func (h HeaderChecks) Merge(f HeaderChecks) HeaderChecks {
 	if f.File != "" {
 		h.File = f.File
 	}
 	if f.Format != "" {
 		h.Format = f.Format
 	}
-	h.Policy.Require = append(h.Policy.Require, f.Policy.Require...)
-	h.Policy.ForbidScriptSources = append(h.Policy.ForbidScriptSources, f.Policy.ForbidScriptSources...)
+	h.Policy.Require = append(append([]string(nil), h.Policy.Require...), f.Policy.Require...)
+	h.Policy.ForbidScriptSources = append(append([]string(nil), h.Policy.ForbidScriptSources...), f.Policy.ForbidScriptSources...)
 	if len(f.Policy.RequireValues) > 0 {
-		if h.Policy.RequireValues == nil {
-			h.Policy.RequireValues = map[string]string{}
+		m := make(map[string]string, len(h.Policy.RequireValues)+len(f.Policy.RequireValues))
+		for k, v := range h.Policy.RequireValues {
+			m[k] = v
 		}
+		h.Policy.RequireValues = m
 		for k, v := range f.Policy.RequireValues {
 			h.Policy.RequireValues[k] = v
 		}

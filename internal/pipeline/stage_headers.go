@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 
@@ -31,6 +33,8 @@ const (
 
 // headerResponse is one live response to check.
 type headerResponse struct {
+	subject  string // names the response in checks; zero means path
+	path     string // the path the rules match; zero means the URL's path
 	url      string // the URL finally served
 	header   http.Header
 	document bool
@@ -133,10 +137,8 @@ func (r *run) checkHeaders(rules *headers.Rules, file string, format headers.For
 		if err != nil || resp.header == nil {
 			continue
 		}
-		path := u.EscapedPath()
-		if path == "" {
-			path = "/"
-		}
+		path := firstNonEmpty(resp.path, u.EscapedPath(), "/")
+		subject := firstNonEmpty(resp.subject, path)
 		hr := report.HeaderResponse{URL: resp.url, Path: path, Document: resp.document}
 		if rules != nil {
 			m := rules.Resolve(u.Hostname(), path)
@@ -148,19 +150,19 @@ func (r *run) checkHeaders(rules *headers.Rules, file string, format headers.For
 			hr.Violations = req.Check(path, resp.header, resp.document)
 		}
 		for _, x := range hr.Mismatches {
-			r.add(verdict.Check{ID: idHeaders, Subject: path + " " + x.Header, Title: titleHeaders, Status: verdict.StatusFail,
+			r.add(verdict.Check{ID: idHeaders, Subject: subject + " " + x.Header, Title: titleHeaders, Status: verdict.StatusFail,
 				Reason: headers.ReasonHeaderMismatch, Expected: x.Expected, Actual: x.Actual, Message: x.String()})
 		}
 		for _, x := range hr.Violations {
-			r.add(verdict.Check{ID: idHeaderPolicy, Subject: path + " " + x.Header, Title: titleHeaderPol, Status: verdict.StatusFail,
+			r.add(verdict.Check{ID: idHeaderPolicy, Subject: subject + " " + x.Header, Title: titleHeaderPol, Status: verdict.StatusFail,
 				Reason: headers.ReasonHeaderPolicy, Expected: x.Expected, Actual: x.Actual, Message: x.String()})
 		}
 		if hr.Declared > 0 && len(hr.Mismatches) == 0 {
-			r.add(verdict.Check{ID: idHeaders, Subject: path, Title: titleHeaders, Status: verdict.StatusPass,
+			r.add(verdict.Check{ID: idHeaders, Subject: subject, Title: titleHeaders, Status: verdict.StatusPass,
 				Message: fmt.Sprintf("%d declared headers served as declared", hr.Declared)})
 		}
 		if !req.Empty() && len(hr.Violations) == 0 {
-			r.add(verdict.Check{ID: idHeaderPolicy, Subject: path, Title: titleHeaderPol, Status: verdict.StatusPass})
+			r.add(verdict.Check{ID: idHeaderPolicy, Subject: subject, Title: titleHeaderPol, Status: verdict.StatusPass})
 		}
 		if resp.document {
 			subs := subresources(resp.decls)
@@ -178,7 +180,9 @@ func (r *run) checkHeaders(rules *headers.Rules, file string, format headers.For
 // headersPageMode runs the header checks of page/artifact mode.
 func (r *run) headersPageMode() {
 	hc := r.cfg.Headers
-	if !hc.Enabled() {
+	// In site mode the checks run per site, over every fetched file
+	// (siteHeaders); page mode's run only when a headers-file asks.
+	if !hc.Enabled() || len(r.cfg.Sites) > 0 && hc.File == "" {
 		return
 	}
 	format, err := headers.ParseFormat(hc.Format)
@@ -209,7 +213,68 @@ func (r *run) headersPageMode() {
 				document: isHTML(st.header)})
 		}
 	}
-	r.rep.Headers = r.checkHeaders(rules, hc.File, format, headerRequirements(hc.Policy), responses)
+	r.rep.Headers = append(r.rep.Headers, *r.checkHeaders(rules, hc.File, format, headerRequirements(hc.Policy), responses))
+}
+
+// siteHeaders checks every fetched file of a site against the rules of the
+// site's rebuilt _headers (when it has one) and the header policy (the
+// top-level one joined with the site's). Rules match the path below the
+// site URL, as the host matches the path below the project's root.
+func (r *run) siteHeaders(st *siteState, results []siteFetched) {
+	hc := r.cfg.Headers.Merge(st.cfg.HeaderChecks)
+	format, err := headers.ParseFormat(hc.Format)
+	if err != nil {
+		r.stageError(idHeaders, st.cfg.Name, titleHeaders, verdict.Usagef("invalid-header-policy", "site %q: %v", st.cfg.Name, err))
+		return
+	}
+	var rules *headers.Rules
+	file := ""
+	if hf, ok := st.tree.HostConfig("_headers"); ok {
+		file = path.Join(st.cfg.Dir, hf.Path)
+		f, err := st.tree.Open(hf.Path)
+		if err == nil {
+			rules, err = headers.Parse(f, format)
+			f.Close()
+		}
+		if err != nil {
+			r.stageError(idHeaders, file, titleHeaders, verdict.Inconclusivef(reasonNoHeaders, "site %q: %s: %v", st.cfg.Name, file, err))
+			return
+		}
+	}
+	if rules == nil && hc.Policy.Empty() {
+		return
+	}
+	basePath := strings.TrimSuffix(st.base.EscapedPath(), "/")
+	var responses []headerResponse
+	for _, f := range results {
+		if f.Err != nil || f.Res.Header == nil {
+			continue
+		}
+		u, err := url.Parse(f.Job.URL)
+		if err != nil {
+			continue
+		}
+		p := strings.TrimPrefix(u.EscapedPath(), basePath)
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		resp := headerResponse{url: f.Job.URL, path: p, header: f.Res.Header, document: isPage(f.Job.Path, f.Res.Headers)}
+		if len(r.cfg.Sites) > 1 {
+			resp.subject = st.cfg.Name + ":" + p
+		}
+		if resp.document {
+			if body, err := readFileMax(f.Job.Dest, MaxPageSize); err == nil {
+				base, _ := url.Parse(firstNonEmpty(f.Res.FinalURL, f.Job.URL))
+				if doc, err := page.Parse(bytes.NewReader(body), base, MaxPageSize); err == nil {
+					resp.decls = doc.Declarations
+				}
+			}
+		}
+		responses = append(responses, resp)
+	}
+	rep := r.checkHeaders(rules, file, format, headerRequirements(hc.Policy), responses)
+	rep.Site = st.cfg.Name
+	r.rep.Headers = append(r.rep.Headers, *rep)
 }
 
 // isHTML reports a text/html response: a document, to which the CSP and

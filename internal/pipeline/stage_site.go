@@ -126,6 +126,7 @@ func (r *run) site(ctx context.Context) {
 		// What the pages load comes first: it says what a browser would run.
 		r.add(r.accountPages(st, results, identical)...)
 		r.add(checks...)
+		r.siteHeaders(st, results)
 		if ok {
 			r.add(verdict.Check{ID: idSiteFiles, Subject: st.cfg.Name, Title: "Every file of the site equals the rebuilt file", Status: verdict.StatusPass,
 				Message: fmt.Sprintf("%d fetch(es) of %d release file(s) byte-identical (SHA-256, SRI, size); %d file(s) excluded", len(results), len(st.tree.Files), len(st.tree.Skipped))})

@@ -12,6 +12,8 @@ import (
 // Integrity-Policy makes the browser do. Every string may hold network
 // text; the renderers escape it.
 type Headers struct {
+	// Site names the site ("" for the page and artifacts of page mode).
+	Site string `json:"site,omitempty"`
 	// Format is the `_headers` dialect: cloudflare or netlify.
 	Format string `json:"format"`
 	// File names the `_headers` file whose rules applied ("" when none).
@@ -75,11 +77,17 @@ func describeIntegrity(ip headers.IntegrityPolicy) string {
 
 // headers renders the Markdown "Response headers" section.
 func (m *mdWriter) headers(r *Report) {
-	h := r.Headers
-	if h == nil {
-		return
+	for i := range r.Headers {
+		m.headersOf(&r.Headers[i])
 	}
-	m.line("## Response headers")
+}
+
+func (m *mdWriter) headersOf(h *Headers) {
+	if h.Site != "" {
+		m.line("## Response headers of site %s", mdCode(h.Site))
+	} else {
+		m.line("## Response headers")
+	}
 	m.line("")
 	if h.File != "" {
 		m.line("- **Rules:** %s (%s format, %d rules); every header it assigns to a path must be served with the same value (CSP by directive, Permissions-Policy and Integrity-Policy by member).",
@@ -136,15 +144,21 @@ func (m *mdWriter) headers(r *Report) {
 
 // headers renders the text report's header lines.
 func (t *textWriter) headers(r *Report) {
-	h := r.Headers
-	if h == nil {
-		return
+	for i := range r.Headers {
+		t.headersOf(&r.Headers[i])
 	}
+}
+
+func (t *textWriter) headersOf(h *Headers) {
 	src := "no _headers file"
 	if h.File != "" {
 		src = fmt.Sprintf("%s (%s, %d rules)", in(h.File), in(h.Format), h.Rules)
 	}
-	t.line("🧾 Response headers: %s; %d responses checked, %s", src, len(h.Responses), plural(h.failing(), "problem", "problems"))
+	of := ""
+	if h.Site != "" {
+		of = " of site " + in(h.Site)
+	}
+	t.line("🧾 Response headers%s: %s; %d responses checked, %s", of, src, len(h.Responses), plural(h.failing(), "problem", "problems"))
 	for _, w := range h.Ignored {
 		t.line("   ⚠️ ignored by the host: %s", in(w))
 	}

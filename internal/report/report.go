@@ -38,8 +38,9 @@ type Report struct {
 	Artifacts     []Artifact      `json:"artifacts"`
 	Page          *Page           `json:"page,omitempty"`
 	Sites         []Site          `json:"sites,omitempty"` // site mode: each web app verified as a whole
-	// Headers is what the response-header checks found (see headers.go).
-	Headers   *Headers   `json:"headers,omitempty"`
+	// Headers is what the response-header checks found, one entry for page
+	// mode and one per site (see headers.go).
+	Headers   []Headers  `json:"headers,omitempty"`
 	Signature *Signature `json:"signature,omitempty"`
 	// Toolchain is what the rebuild ran with and where each version came from.
 	Toolchain *toolchain.Result `json:"toolchain,omitempty"`
