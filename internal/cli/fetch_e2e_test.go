@@ -92,6 +92,7 @@ func TestSiteModeFetchesAsBrowsers(t *testing.T) {
 					http.NotFound(w, r)
 					return
 				}
+				applyMiniHeaders(w, r)
 				if tc.serve(w, r, body) {
 					return
 				}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
+	"github.com/lukium/kms-verify-action/internal/headers"
 	"github.com/lukium/kms-verify-action/internal/testkit/gitrepo"
 )
 
@@ -52,10 +53,23 @@ func siteCDN(t *testing.T, files map[string]string) (*httptest.Server, *sync.Map
 		if path.Ext(p) == ".html" {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		}
+		applyMiniHeaders(w, r)
 		_, _ = w.Write([]byte(body))
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &hits
+}
+
+// applyMiniHeaders sets what miniSite's _headers assigns to the request's
+// path, as the host does (site mode checks that it is served).
+func applyMiniHeaders(w http.ResponseWriter, r *http.Request) {
+	rules, err := headers.Parse(strings.NewReader(miniSite["public/_headers"]), headers.Cloudflare)
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range rules.For(r.URL.EscapedPath()) {
+		w.Header()[k] = v
+	}
 }
 
 // served is what the CDN serves for miniSite (without the host config).
