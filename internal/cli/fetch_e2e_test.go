@@ -67,7 +67,7 @@ func TestSiteModeFetchesAsBrowsers(t *testing.T) {
 			if r.URL.Path == "/assets/app.css" {
 				select {
 				case <-r.Context().Done():
-				case <-time.After(20 * time.Second):
+				case <-time.After(60 * time.Second):
 				}
 				return true
 			}
@@ -110,8 +110,8 @@ func TestSiteModeFetchesAsBrowsers(t *testing.T) {
 			if res.rep == nil || res.rep.Reason != tc.reason {
 				t.Fatalf("reason %v, want %q\n%s", res.rep, tc.reason, res.stdout)
 			}
-			if el := time.Since(start); el > 15*time.Second {
-				t.Errorf("took %v", el)
+			if el := time.Since(start); el > 45*time.Second {
+				t.Errorf("took %v: the 60 s stall was not cut by the 1 s budget", el)
 			}
 			if tc.check != "" {
 				if c, ok := res.check(tc.check); !ok || c.Status != tc.status {

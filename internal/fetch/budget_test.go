@@ -34,13 +34,13 @@ func TestRetryAfterLongerThanAllowedEndsQuickly(t *testing.T) {
 func TestRetryAfterPastTheBudget(t *testing.T) {
 	t.Parallel()
 	srv, count := serve(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		w.Header().Set("Retry-After", "20")
+		w.Header().Set("Retry-After", "25")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
 	start := time.Now()
-	_, err := ToFile(t.Context(), NewClient(5*time.Second), srv.URL, "", Options{Budget: NewBudget(2 * time.Second)})
+	_, err := ToFile(t.Context(), NewClient(5*time.Second), srv.URL, "", Options{Budget: NewBudget(10 * time.Second)})
 	wantErr(t, err, verdict.ErrInconclusive, "fetch-budget")
-	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "waiting 20s") {
+	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "waiting 25s") {
 		t.Errorf("error does not say why it gave up: %v", err)
 	}
 	if time.Since(start) > 10*time.Second || count.Load() != 1 {
