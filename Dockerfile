@@ -18,7 +18,14 @@ RUN go mod download && go mod verify
 COPY *.go ./
 COPY internal/ ./internal/
 COPY testdata/ ./testdata/
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid=" -o /out/kms-verify .
+# The exact version and commit, for `kms-verify version` and the summary's
+# link to the verifier's code (the release workflow passes both).
+ARG VERSION=dev
+ARG COMMIT=
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid= \
+      -X github.com/lukium/kms-verify-action/internal/version.version=${VERSION} \
+      -X github.com/lukium/kms-verify-action/internal/version.commit=${COMMIT}" \
+    -o /out/kms-verify .
 
 FROM node:24-bookworm-slim
 RUN apt-get update \

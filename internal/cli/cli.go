@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/pipeline"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/version"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
@@ -134,47 +134,35 @@ func (e Env) withDefaults() Env {
 	return e
 }
 
-// Version is the module version and VCS revision the binary was built from.
-func Version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
-}
+// Version is the version and exact commit the binary was built from (see
+// package version): stamped at build time, else Go's VCS information.
+func Version() string { return version.Get().String() }
 
 // ToolRepo is where the verifier's code lives.
 const ToolRepo = "https://github.com/lukium/kms-verify-action"
 
-// toolInfo names the verifier that produced a report. In Actions the runner
-// says which ref of the action ran (GITHUB_ACTION_REPOSITORY/REF), so an
-// auditor can open exactly that code; elsewhere the build's VCS revision.
+// toolInfo names the verifier that produced a report, and links its code
+// at the exact commit that ran: the commit stamped into the binary (or
+// recorded by Go from a checkout), else, in Actions, the action ref when
+// the workflow pinned the action by a full commit id. A tag or branch
+// (GITHUB_ACTION_REF "v1" moves) is named but never linked.
 func toolInfo(getenv func(string) string, inActions bool) report.Tool {
-	t := report.Tool{Name: "kms-verify", Version: Version(), URL: ToolRepo}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && isHex(s.Value) {
-				t.Commit = s.Value
-				t.URL = ToolRepo + "/tree/" + s.Value
-			}
-		}
-	}
+	info := version.Get()
+	t := report.Tool{Name: "kms-verify", Version: info.Version, Commit: info.Commit}
+	repoURL := ToolRepo
 	if inActions {
 		repo, ref := getenv("GITHUB_ACTION_REPOSITORY"), getenv("GITHUB_ACTION_REF")
 		server := firstNonEmpty(getenv("GITHUB_SERVER_URL"), wellknown.GitHubServerURL)
 		if validRepoRef(repo, ref) {
 			t.Version += " (" + repo + "@" + ref + ")"
-			t.URL = server + "/" + repo + "/tree/" + ref
-			if isHex(ref) && len(ref) == 40 {
+			if t.Commit == "" && isHex(ref) && len(ref) == 40 {
 				t.Commit = ref
+				repoURL = server + "/" + repo
 			}
 		}
+	}
+	if t.Commit != "" {
+		t.URL = repoURL + "/commit/" + t.Commit
 	}
 	return t
 }

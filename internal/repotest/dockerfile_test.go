@@ -109,7 +109,10 @@ func TestDockerfileBuildsStaticTrimmedBinary(t *testing.T) {
 	if goBuild == "" {
 		t.Fatal("build stage has no RUN go build")
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w -buildid="`, "-o /out/kms-verify"} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w -buildid= `, "-o /out/kms-verify",
+		// the version and commit the release workflow passes as build arguments
+		"-X github.com/lukium/kms-verify-action/internal/version.version=${VERSION}",
+		"-X github.com/lukium/kms-verify-action/internal/version.commit=${COMMIT}"} {
 		if !strings.Contains(goBuild, want) {
 			t.Errorf("go build command %q lacks %q", goBuild, want)
 		}
