@@ -69,6 +69,7 @@ release rebuilds to, and that the release was signed by the expected workflow.
 Usage:
   kms-verify verify [flags]          rebuild, fetch, compare, verify the signature
   kms-verify demo [--tamper]         run the whole pipeline offline on a built-in example
+  kms-verify action                  the GitHub Action's entry point: reads INPUT_* (action.yml)
   kms-verify verify-bundle [flags]   verify one Sigstore bundle (sigstore-conformance protocol)
   kms-verify dispatch [flags]        random-cadence trigger for the verifier workflow
   kms-verify history FILE            runs per day, gaps and the last failure of a public record

@@ -1,12 +1,19 @@
 package cli_test
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
+	"github.com/lukium/kms-verify-action/internal/report"
 )
 
 // TestActionUsageErrors: an invalid input in action mode gives exit 3, the
@@ -79,4 +86,71 @@ func TestActionUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDemoKeep: demo --keep DIR leaves the repository, bundle and trusted
+// root in DIR and keeps the loopback CDN up until interrupted, so the
+// printed reproduce commands (which name the artifact with --name) work.
+func TestDemoKeep(t *testing.T) {
+	t.Parallel()
+	base := traversable(t)
+	keep, reportPath := filepath.Join(base, "kept"), filepath.Join(base, "report.json")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out strings.Builder
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, cli.Env{Args: []string{"demo", "--keep", keep, "--report", reportPath}, DemoFS: os.DirFS("../.."),
+			Stdout: io.Discard, Stderr: &lockedWriter{w: &out}, TempDir: base, Geteuid: os.Geteuid,
+			Getenv: func(k string) string { return map[string]string{"PATH": os.Getenv("PATH")}[k] }})
+	}()
+	var rep report.Report
+	for {
+		data, err := os.ReadFile(reportPath)
+		if err == nil && json.Unmarshal(data, &rep) == nil {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("demo --keep exited (%d) before serving", code)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// The run is over, the CDN still serves.
+	res, err := http.Get(rep.Artifacts[0].URL)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the kept CDN does not serve %s: %v", rep.Artifacts[0].URL, err)
+	}
+	res.Body.Close()
+	for _, p := range []string{"kms-demo/.git", "kms-enclave.sigstore.json", "trusted_root.json"} {
+		if _, err := os.Stat(filepath.Join(keep, p)); err != nil {
+			t.Errorf("kept folder lacks %s: %v", p, err)
+		}
+	}
+	verifyLine := rep.Reproduce[len(rep.Reproduce)-1]
+	if !strings.Contains(verifyLine, "--name kms-enclave") || !strings.Contains(verifyLine, keep) {
+		t.Errorf("the reproduce line does not name the artifact or the kept folder: %s", verifyLine)
+	}
+	cancel()
+	if code := <-done; code != cli.ExitVerified {
+		t.Errorf("exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(keep, "kms-demo")); err != nil {
+		t.Errorf("the kept folder was removed: %v", err)
+	}
+	// A folder that is not empty is refused: nothing of the user's is mixed in.
+	if code := cli.Main(t.Context(), cli.Env{Args: []string{"demo", "--keep", keep}, DemoFS: os.DirFS("../.."), Stderr: io.Discard}); code != cli.ExitUsage {
+		t.Errorf("--keep on a non-empty folder: exit %d, want 3", code)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -147,7 +147,7 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 		args = append(args, "--allow-previous", fmt.Sprint(cfg.AllowPrevious))
 	}
 	if cfg.ConfigFile == "" && len(arts) == 1 { // otherwise the artifacts come from the file
-		args = append(args, "--artifact", q(arts[0].cfg.Path), "--url", q(arts[0].cfg.URL))
+		args = append(args, "--artifact", q(arts[0].cfg.Path), "--name", q(arts[0].cfg.Name), "--url", q(arts[0].cfg.URL))
 		if b := arts[0].cfg.Bundle; b != "" {
 			args = append(args, "--bundle", q(b))
 		}
