@@ -3,8 +3,8 @@
 // tool relies on can be exercised by the upstream conformance suite:
 //
 //	verify-bundle [--staging] --bundle FILE
-//	    (--key FILE | --certificate-identity SAN --certificate-oidc-issuer ISSUER
-//	     | --certificate-identity-regexp RE --certificate-oidc-issuer ISSUER)
+//	    (--key FILE | --certificate-identity SAN [--certificate-oidc-issuer ISSUER]
+//	     | --certificate-identity-regexp RE [--certificate-oidc-issuer ISSUER])
 //	    [--trusted-root FILE] [--format text|json] FILE_OR_DIGEST
 //
 // FILE_OR_DIGEST is a path or sha256:<hex>. The identity check is SAN (or an
@@ -29,6 +29,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/sigstore"
 	"github.com/lukium/kms-verify-action/internal/verdict"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 // Bounds.
@@ -63,12 +64,13 @@ var (
 // Usage is the help text of kms-verify verify-bundle.
 const Usage = `Usage: kms-verify verify-bundle [--staging] --bundle FILE
            (--key FILE | (--certificate-identity SAN | --certificate-identity-regexp RE)
-                         --certificate-oidc-issuer ISSUER)
+                         [--certificate-oidc-issuer ISSUER])
            [--trusted-root FILE] [--format text|json] FILE_OR_DIGEST
 
 Verifies one Sigstore bundle for one artifact, as sigstore-go decides, and
 speaks the sigstore-conformance client protocol. FILE_OR_DIGEST is a path or
-sha256:<hex>. Without --trusted-root the Sigstore public-good root is fetched
+sha256:<hex>. --certificate-oidc-issuer defaults to GitHub Actions'
+(` + wellknown.GitHubActionsIssuer + `), as in kms-verify verify. Without --trusted-root the Sigstore public-good root is fetched
 through TUF (--staging: the staging root). Exit 0 when the bundle verifies,
 1 when it does not, 2 when it could not be checked, 3 for invalid usage; the
 reason is one line on stderr.
@@ -151,12 +153,15 @@ func parse(args []string) (options, error) {
 		return o, fmt.Errorf("--format must be text or json, not %q", o.format)
 	case o.key != "" && (o.san != "" || o.sanRegexp != "" || o.issuer != ""):
 		return o, errors.New("--key cannot be combined with --certificate-identity/--certificate-oidc-issuer")
-	case o.key == "" && o.issuer == "":
-		return o, errors.New("--certificate-oidc-issuer is required (or --key for a managed key)")
 	case o.key == "" && o.san == "" && o.sanRegexp == "":
 		return o, errors.New("--certificate-identity or --certificate-identity-regexp is required (or --key)")
 	case o.san != "" && o.sanRegexp != "":
 		return o, errors.New("use --certificate-identity or --certificate-identity-regexp, not both")
+	}
+	if o.key == "" && o.issuer == "" {
+		// As kms-verify verify does: a certificate identity without an
+		// issuer means GitHub Actions' issuer.
+		o.issuer = wellknown.GitHubActionsIssuer
 	}
 	o.target = pos[0]
 	return o, nil

@@ -132,7 +132,7 @@ func TestVerifyBundle(t *testing.T) {
 		{"unknown flag", with([]string{"--bundle", f.msg, "--offline"}, id, tr, []string{f.artifact}), 3, "unknown flag", ""},
 		{"flag without value", []string{f.artifact, "--bundle"}, 3, "needs a value", ""},
 		{"flag twice", with([]string{"--bundle", f.msg, "--bundle", f.msg}, id, tr, []string{f.artifact}), 3, "twice", ""},
-		{"missing issuer", with([]string{"--bundle", f.msg, "--certificate-identity", f.san}, tr, []string{f.artifact}), 3, "issuer", ""},
+		{"missing issuer defaults to GitHub Actions' as in verify", with([]string{"--bundle", f.msg, "--certificate-identity", f.san}, tr, []string{f.artifact}), 0, "", "verified"},
 		{"missing identity", with([]string{"--bundle", f.msg, "--certificate-oidc-issuer", wellknown.GitHubActionsIssuer}, tr, []string{f.artifact}), 3, "identity", ""},
 		{"identity and regexp", with([]string{"--bundle", f.msg, "--certificate-identity-regexp", ".*"}, id, tr, []string{f.artifact}), 3, "not both", ""},
 		{"key and identity", with([]string{"--bundle", f.keyBundle, "--key", f.keyPEM}, id, tr, []string{f.artifact}), 3, "", ""},
