@@ -50,14 +50,14 @@ func runAction(ctx context.Context, e Env) int {
 // evidence folder in the workspace.
 func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.Config, error) {
 	var cfg config.Config
+	var one config.Artifact
 	if p := runner.Input("config"); p != "" {
 		var err error
-		if cfg, err = config.LoadFile(p, cfg); err != nil {
+		if cfg, err = loadConfigFile(p, &one); err != nil {
 			return cfg, err
 		}
 		cfg.ConfigFile = p
 	}
-	var one config.Artifact
 	for _, o := range verifyOptions {
 		v := runner.Input(o.name)
 		if v == "" {
@@ -80,7 +80,7 @@ func actionConfig(runner *ghaction.Runner, getenv func(string) string) (config.C
 	if cfg.Repo == "" && server != "" && repo != "" {
 		cfg.Repo = server + "/" + repo + ".git"
 	}
-	if cfg.SignerWorkflow != "" && cfg.SignerRepo == "" {
+	if _, _, named := config.SplitSignerWorkflow(cfg.SignerWorkflow); cfg.SignerWorkflow != "" && cfg.SignerRepo == "" && !named {
 		// The workflow that signed is the source repository's own release
 		// workflow: default to the repository being verified, and to the
 		// workflow's repository only when that is where the source is.

@@ -264,21 +264,22 @@ func parseVerify(args []string, helpOut io.Writer, getenv func(string) string) (
 		return config.Config{}, false, verdict.Usagef("invalid-flag", "unexpected argument %q: every setting is a --flag (run kms-verify verify --help)", fs.Arg(0))
 	}
 	var cfg config.Config
+	var one config.Artifact
 	if *configPath != "" {
 		var err error
-		if cfg, err = config.LoadFile(*configPath, cfg); err != nil {
+		if cfg, err = loadConfigFile(*configPath, &one); err != nil {
 			return cfg, false, err
 		}
 		cfg.ConfigFile = *configPath
 	}
-	var one config.Artifact
+	fileArtifacts := len(cfg.Artifacts)
 	for _, s := range settings {
 		if err := s.opt.set(&cfg, &one, s.val); err != nil {
 			return cfg, false, err
 		}
 	}
 	if one.Path != "" || one.URL != "" || one.Name != "" {
-		if cfg.ConfigFile != "" && len(cfg.Artifacts) > 0 {
+		if cfg.ConfigFile != "" && fileArtifacts > 0 {
 			return cfg, false, verdict.Usagef("conflicting-inputs", "--artifact/--url/--name describe one artifact, but --config %s already lists artifacts; list them all in the file", *configPath)
 		}
 		cfg.Artifacts = append(cfg.Artifacts, one)

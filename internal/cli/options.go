@@ -108,7 +108,7 @@ var verifyOptions = []option{
 	{name: "tuf-root", usage: "initial root.json of a custom --tuf-url (obtained out of band)", set: str(func(c *config.Config) *string { return &c.TUFRoot })},
 	{name: "key", usage: "PEM public key: verify a bundle signed with a managed key instead of a certificate", set: str(func(c *config.Config) *string { return &c.Key })},
 	{name: "signer-repo", usage: "OWNER/REPO whose workflow must have signed (action: defaults to the workflow's repository)", set: str(func(c *config.Config) *string { return &c.SignerRepo })},
-	{name: "signer-workflow", usage: "workflow that must have signed, e.g. .github/workflows/release.yml", set: str(func(c *config.Config) *string { return &c.SignerWorkflow })},
+	{name: "signer-workflow", usage: "workflow that must have signed, e.g. .github/workflows/release.yml (or gh's form OWNER/REPO/.github/workflows/release.yml)", set: str(func(c *config.Config) *string { return &c.SignerWorkflow })},
 	{name: "certificate-identity", usage: "exact expected certificate SAN (for signers other than a GitHub workflow)", set: str(func(c *config.Config) *string { return &c.CertificateIdentity })},
 	{name: "certificate-identity-regexp", usage: "expected SAN as a regexp; always anchored as ^(?:RE)$", set: str(func(c *config.Config) *string { return &c.CertificateIdentityRegexp })},
 	{name: "certificate-oidc-issuer", usage: "expected OIDC issuer (default " + wellknown.GitHubActionsIssuer + ")", set: str(func(c *config.Config) *string { return &c.CertificateOIDCIssuer })},

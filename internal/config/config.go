@@ -274,6 +274,11 @@ type Config struct {
 
 // WithDefaults returns a copy with every zero value that has a default filled in.
 func (c Config) WithDefaults() Config {
+	if repo, path, ok := SplitSignerWorkflow(c.SignerWorkflow); ok && (c.SignerRepo == "" || c.SignerRepo == repo) {
+		// gh attestation verify's form: OWNER/REPO/.github/workflows/x.yml.
+		// A different --signer-repo is left for Validate to refuse.
+		c.SignerRepo, c.SignerWorkflow = repo, path
+	}
 	if c.BuildTimeout == 0 {
 		c.BuildTimeout = DefaultBuildTimeout
 	}
@@ -579,11 +584,14 @@ func (c Config) validateSigner() error {
 	case github && identity:
 		return bad("--signer-repo/--signer-workflow build the exact identity; do not also pass --certificate-identity")
 	case github && (c.SignerRepo == "" || c.SignerWorkflow == ""):
-		return bad("--signer-repo OWNER/REPO and --signer-workflow .github/workflows/release.yml go together; pass both")
+		return bad("--signer-repo OWNER/REPO and --signer-workflow .github/workflows/release.yml go together; pass both (or --signer-workflow OWNER/REPO/.github/workflows/release.yml)")
 	case hasBundle && !github && !identity && c.Key == "":
 		return bad("say who must have signed: --signer-workflow .github/workflows/release.yml (with --signer-repo OWNER/REPO), --certificate-identity SAN, or --key FILE")
 	}
 	if github {
+		if repo, _, ok := SplitSignerWorkflow(c.SignerWorkflow); ok {
+			return bad("--signer-workflow %q names the repository %s but --signer-repo is %q; drop one", c.SignerWorkflow, repo, c.SignerRepo)
+		}
 		if !repoNameRE.MatchString(c.SignerRepo) {
 			return bad("--signer-repo %q must be OWNER/REPO", c.SignerRepo)
 		}
@@ -705,7 +713,7 @@ type File struct {
 	Repo                      string     `yaml:"repo"`
 	Tag                       string     `yaml:"tag"`
 	BuildCommand              string     `yaml:"build-command"`
-	BuildEnv                  []string   `yaml:"build-env"`
+	BuildEnv                  StringList `yaml:"build-env"`
 	BuildTimeout              string     `yaml:"build-timeout"`
 	BuildAsRoot               *bool      `yaml:"build-as-root"`
 	PageURL                   string     `yaml:"page-url"`
@@ -944,3 +952,51 @@ func ParsePositive(name, s string) (int, error) {
 	}
 	return n, nil
 }
+
+// SplitSignerWorkflow splits the form gh attestation verify takes for
+// --signer-workflow, OWNER/REPO/.github/workflows/FILE (optionally after
+// "github.com/" or "https://github.com/"), into OWNER/REPO and the workflow
+// path. ok is false for any other form, including a plain workflow path.
+func SplitSignerWorkflow(w string) (repo, path string, ok bool) {
+	rest := strings.TrimPrefix(strings.TrimPrefix(w, "https://"), "github.com/")
+	i := strings.Index(rest, "/.github/workflows/")
+	if i <= 0 {
+		return "", "", false
+	}
+	repo, path = rest[:i], rest[i+1:]
+	if !repoNameRE.MatchString(repo) {
+		return "", "", false
+	}
+	return repo, path, true
+}
+
+// StringList is a YAML value that may be written as a list or as one
+// string of names separated by commas, spaces or newlines (as the flag and
+// the action input take it): build-env: NPM_TOKEN_FILE or [A, B].
+type StringList []string
+
+// UnmarshalYAML accepts a scalar or a sequence of scalars.
+func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
+	split := func(v string) []string {
+		return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*l = split(n.Value)
+		return nil
+	case yaml.SequenceNode:
+		var out []string
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: a list of names is expected", c.Line)
+			}
+			out = append(out, split(c.Value)...)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("line %d: a name, a comma-separated list or a YAML list is expected", n.Line)
+}
+
+// FileKeys lists the keys of the configuration file's top level.
+func FileKeys() []string { return yamlKeys(reflect.TypeOf(File{})) }

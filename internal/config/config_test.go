@@ -260,3 +260,39 @@ allow-inline: true
 		t.Errorf("unknown site key: %v", err)
 	}
 }
+
+func TestSignerWorkflowInGhForm(t *testing.T) {
+	t.Parallel()
+	base := Config{Repo: "https://github.com/acme/kms.git", Tag: "v1", BuildCommand: "make", SkipPageCheck: true,
+		Artifacts: []Artifact{{Path: "dist/a.js", URL: "https://cdn.example/a.js", Bundle: "b.json"}}}
+	tests := []struct {
+		name, repo, workflow string
+		wantRepo, wantPath   string
+		bad                  bool
+	}{
+		{"gh form", "", "acme/kms/.github/workflows/release.yml", "acme/kms", ".github/workflows/release.yml", false},
+		{"gh form with host", "", "github.com/acme/kms/.github/workflows/release.yml", "acme/kms", ".github/workflows/release.yml", false},
+		{"gh form, same repo", "acme/kms", "acme/kms/.github/workflows/release.yml", "acme/kms", ".github/workflows/release.yml", false},
+		{"gh form, another repo", "other/repo", "acme/kms/.github/workflows/release.yml", "", "", true},
+		{"plain path", "acme/kms", ".github/workflows/release.yml", "acme/kms", ".github/workflows/release.yml", false},
+		{"bad owner", "", "ac me/kms/.github/workflows/release.yml", "", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := base
+			c.SignerRepo, c.SignerWorkflow = tc.repo, tc.workflow
+			c = c.WithDefaults()
+			err := c.Validate()
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("accepted %q with --signer-repo %q", tc.workflow, tc.repo)
+				}
+				return
+			}
+			if err != nil || c.SignerRepo != tc.wantRepo || c.SignerWorkflow != tc.wantPath {
+				t.Errorf("got %q %q (%v), want %q %q", c.SignerRepo, c.SignerWorkflow, err, tc.wantRepo, tc.wantPath)
+			}
+		})
+	}
+}
