@@ -39,3 +39,40 @@ func TestSimulateExampleSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulateHarsherGitHub: three times the drops and twice the lateness
+// of the default model still keep every gap under max-gap and the mean
+// near the target, because the rule forces in time and adapts the rate.
+func TestSimulateHarsherGitHub(t *testing.T) {
+	t.Parallel()
+	for seed := uint64(1); seed <= 3; seed++ {
+		m := DefaultModel(exampleSettings(), 90*24*time.Hour)
+		m.DropRate, m.TickDelay = 0.15, 20*time.Minute
+		res, err := Simulate(m, SeededSource(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.MaxGap > 24*time.Hour || res.MeanPerDay < 2.7 || res.MeanPerDay > 3.3 {
+			t.Errorf("seed %d: %s", seed, res.Summary())
+		}
+	}
+}
+
+// TestSimulateWithoutTheRuleHasLongGaps checks the test above can fail: a
+// fixed probability, with no adaptation and no forcing, under the same
+// model leaves gaps over a day.
+func TestSimulateWithoutTheRuleHasLongGaps(t *testing.T) {
+	t.Parallel()
+	s := exampleSettings()
+	s.FixedProbability, s.Probability = true, s.BaseProbability()
+	s.MaxGap = 30 * 24 * time.Hour // never forces within the simulation's gaps
+	m := DefaultModel(s, 90*24*time.Hour)
+	m.DropRate, m.TickDelay = 0.15, 20*time.Minute
+	res, err := Simulate(m, SeededSource(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MaxGap <= 24*time.Hour {
+		t.Errorf("a blind fixed probability kept every gap under a day (%s); the checks above prove nothing", res.Summary())
+	}
+}
