@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -204,6 +206,7 @@ func (r *run) compareSiteFile(st *siteState, f siteFetched) []verdict.Check {
 						c.Message += "; " + d
 					}
 					r.siteMismatch(st, f, rebuilt)
+					r.siteEvidence(st, f, rebuilt)
 					rebuilt.Close()
 				}
 			}
@@ -252,6 +255,13 @@ func (r *run) accountPages(st *siteState, results []siteFetched, identical map[s
 				verdict.Inconclusivef("page-unparseable", "page %s: %v", f.Job.Path, err)))
 			continue
 		}
+		if r.evidence != nil {
+			rel := strings.TrimPrefix(f.Job.URL, st.base.String())
+			if rel == "" || strings.HasSuffix(rel, "/") {
+				rel += "(folder URL)"
+			}
+			_ = r.evidence.WriteFile("page-site-"+st.cfg.Name+"-"+strings.ReplaceAll(rel, "/", "_")+".html", body)
+		}
 		sc := scope
 		sc.InlineVerified = identical[f.Job.URL]
 		outs := site.Account(doc.References, sc)
@@ -260,6 +270,22 @@ func (r *run) accountPages(st *siteState, results []siteFetched, identical map[s
 		checks = append(checks, site.Checks(f.Job.URL, outs)...)
 	}
 	return checks
+}
+
+// siteEvidence keeps both copies of a file that differs: what the release
+// builds to and what the site served.
+func (r *run) siteEvidence(st *siteState, f siteFetched, rebuilt *os.File) {
+	if r.evidence == nil {
+		return
+	}
+	name := "site-" + st.cfg.Name + "-" + strings.ReplaceAll(f.Job.Path, "/", "_")
+	if out, err := r.evidence.Create("rebuilt-" + name); err == nil {
+		_, _ = io.Copy(out, io.NewSectionReader(rebuilt, 0, r.cfg.MaxArtifactSize))
+		out.Close()
+	}
+	if f.Job.Dest != "" {
+		_ = r.copyToEvidence("live-"+name, f.Job.Dest)
+	}
 }
 
 // isPage reports whether a file of the release is an HTML page, by its name
