@@ -121,7 +121,7 @@ func TestDiagnosis(t *testing.T) {
 				if d.ServedTag != "v1.1.0" || d.Behind != 1 || d.Accepted {
 					t.Errorf("diagnosis %+v", d)
 				}
-				if !strings.Contains(res.stdout, "v1.1.0") || !strings.Contains(res.rep.Message, "ROLLBACK") {
+				if !strings.Contains(res.stdout, "v1.1.0") || !strings.Contains(res.rep.Message, "ROLLBACK") || !strings.Contains(res.stdout, "FAILED (rollback") {
 					t.Errorf("the served release is not named:\n%s", res.stdout)
 				}
 			}},

@@ -148,6 +148,9 @@ func (r *run) relabel(s *mismatchState, o diagnose.Outcome) {
 		default:
 			continue
 		}
+		// The diagnosis replaces compare's "possible tampering or a
+		// non-reproducible build": it found out which.
+		c.Message = strings.Replace(c.Message, ": possible tampering or a non-reproducible build", "", 1)
 		switch {
 		case o.Accepted:
 			c.Status, c.Reason = verdict.StatusPass, ""

@@ -55,6 +55,18 @@ type Diagnosis struct {
 	Steps []string `json:"steps,omitempty"`
 }
 
+// diagnosisHeadline is the headline of a failed run whose reason is a
+// diagnosed byte mismatch that is not tampering, or "".
+func diagnosisHeadline(reason string) string {
+	switch reason {
+	case "rollback":
+		return "❌ FAILED (rollback: the CDN serves an earlier release)"
+	case "cdn-rewrite-suspected":
+		return "❌ FAILED (CDN rewrite suspected: a CDN setting, not necessarily an attack)"
+	}
+	return ""
+}
+
 // diagnosis renders the tag choice and the diagnoses in the job summary:
 // one paragraph per mismatch and the first differing lines, escaped, in a
 // collapsed block.

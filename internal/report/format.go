@@ -139,12 +139,16 @@ func matchLabel(s verdict.Status, found bool) string {
 	}
 }
 
-// headline is the one-line verdict used by both renderers.
-func headline(v verdict.Verdict) string {
+// headline is the one-line verdict used by both renderers; a diagnosed
+// byte mismatch (rollback, CDN rewrite) says which it is.
+func headline(v verdict.Verdict, reason string) string {
 	switch v {
 	case verdict.Verified:
 		return "✅ VERIFIED"
 	case verdict.Failed:
+		if h := diagnosisHeadline(reason); h != "" {
+			return h
+		}
 		return "❌ FAILED (possible tampering)"
 	default:
 		return "⚠️ COULD NOT VERIFY"

@@ -252,7 +252,7 @@ func mdFieldCode(s string) string { return mdCode(safetext.Truncate(s, mdMaxFiel
 func (m *mdWriter) verdict() {
 	r := m.r
 	v, reason, overridden := r.Displayed()
-	m.line("# kms-verify: %s", headline(v))
+	m.line("# kms-verify: %s", headline(v, reason))
 	m.line("")
 	msg := ""
 	if r.Message != "" {

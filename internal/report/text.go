@@ -66,7 +66,7 @@ func textParts(ps []boxPart) string {
 
 func (t *textWriter) render(r *Report) {
 	v, reason, overridden := r.Displayed()
-	t.line("%s: %s", headline(v), in(reason))
+	t.line("%s: %s", headline(v, reason), in(reason))
 	if r.Message != "" {
 		t.line("   %s", in(r.Message))
 	}
