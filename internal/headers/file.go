@@ -110,6 +110,16 @@ type Rules struct {
 	Warnings []Warning
 }
 
+// netlifyHostHeaders are the fields Netlify documents as exceptions:
+// "Custom headers for these are typically ignored because Netlify's web
+// servers need to set these headers to work properly."
+var netlifyHostHeaders = map[string]bool{
+	"Accept-Ranges": true, "Age": true, "Allow": true, "Alt-Svc": true, "Connection": true,
+	"Content-Encoding": true, "Content-Length": true, "Content-Range": true, "Date": true,
+	"Location": true, "Server": true, "Set-Cookie": true, "Trailer": true,
+	"Transfer-Encoding": true, "Upgrade": true,
+}
+
 var (
 	// placeholderRE is Cloudflare's documented placeholder syntax, :[A-Za-z]\w*.
 	placeholderRE = regexp.MustCompile(`:[A-Za-z]\w*`)
@@ -251,6 +261,10 @@ func (p *parser) line(n int, raw string) {
 		return
 	}
 	canon := http.CanonicalHeaderKey(name)
+	if p.out.Format == Netlify && netlifyHostHeaders[canon] {
+		p.warn(n, "%s is set by Netlify itself; a custom value is ignored", canon)
+		return
+	}
 	if i, ok := p.curSeen[canon]; ok {
 		joined := p.cur.Set[i].Value + ", " + value
 		if len(joined) > MaxValueBytes {

@@ -227,6 +227,8 @@ func TestInvalidLinesAreSkipped(t *testing.T) {
 		{"netlify absolute", "https://x.example/*\n  X-A: 1\n", Netlify, "/a", map[string]string{}, 2},
 		{"control char", "/a\n  X-A: a\x00b\n  X-B: 2\n", Cloudflare, "/a", map[string]string{"X-B": "2"}, 1},
 		{"crlf", "/a\r\n  X-B: 2\r\n", Cloudflare, "/a", map[string]string{"X-B": "2"}, 0},
+		{"netlify host header", "/a\n  Content-Length: 5\n  Date: x\n  X-B: 2\n", Netlify, "/a", map[string]string{"X-B": "2"}, 2},
+		{"cloudflare keeps it", "/a\n  Server: x\n", Cloudflare, "/a", map[string]string{"Server": "x"}, 0},
 		{"value with colons", "/a\n  Link: <https://x.example/>; rel=preconnect\n", Cloudflare, "/a", map[string]string{"Link": "<https://x.example/>; rel=preconnect"}, 0},
 	}
 	for _, tc := range tests {
