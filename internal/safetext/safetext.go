@@ -41,12 +41,17 @@ func Inline(s string) string { return InlineMax(s, MaxInline) }
 // InlineMax is Inline with a caller-chosen cap of max runes; max <= 0 means
 // no cap (use it only for text whose size is already bounded).
 func InlineMax(s string, max int) string {
+	// A workflow-command prefix is neutralised by escaping its first
+	// character, inside the cap: the escape counts like any other piece.
+	guardAt, guard := commandPrefix(s)
 	var b strings.Builder
 	n := 0 // runes written
 	for i := 0; i < len(s); {
 		r, w := utf8.DecodeRuneInString(s[i:])
 		var piece string
-		if r == utf8.RuneError && w <= 1 {
+		if i == guardAt {
+			piece = guard
+		} else if r == utf8.RuneError && w <= 1 {
 			piece = fmt.Sprintf(`\x%02x`, s[i])
 			w = 1
 		} else {
@@ -68,7 +73,7 @@ func InlineMax(s string, max int) string {
 		n += pn
 		i += w
 	}
-	return guardPrefix(b.String())
+	return b.String()
 }
 
 // escapeRune returns r itself when it is safe to print, else a visible escape.
@@ -96,19 +101,21 @@ func escapeRune(r rune) string {
 	return fmt.Sprintf(`\U%08x`, r)
 }
 
-// guardPrefix neutralises a workflow-command prefix at the start of s (after
-// ASCII spaces; every other space is already escaped) by escaping its first
-// character, so "::error::x" becomes `\x3a:error::x`.
-func guardPrefix(s string) string {
+// commandPrefix finds a workflow-command prefix ("::" or "##[") at the
+// start of s after ASCII spaces (every other space is escaped anyway) and
+// returns its byte offset and the escape of its first character, so that
+// "::error::x" renders as `\x3a:error::x`; -1 when there is none. Escaping
+// never makes a ':' or '#' appear, and cutting keeps a prefix of the
+// pieces, so the output starts a command only if s does.
+func commandPrefix(s string) (int, string) {
 	rest := strings.TrimLeft(s, " ")
-	lead := s[:len(s)-len(rest)]
 	switch {
 	case strings.HasPrefix(rest, "::"):
-		return lead + `\x3a` + rest[1:]
+		return len(s) - len(rest), `\x3a`
 	case strings.HasPrefix(rest, "##["):
-		return lead + `\x23` + rest[1:]
+		return len(s) - len(rest), `\x23`
 	}
-	return s
+	return -1, ""
 }
 
 // Multiline is Inline applied to each line of s: the line breaks (\n, \r\n or

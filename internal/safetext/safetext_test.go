@@ -235,6 +235,31 @@ var fuzzSeeds = []string{
 	"| a | b |", "`|`", `\|`, `\\|`, "<script>", "[x](javascript:alert(1))", "%0A%25", strings.Repeat("é\n", 400),
 }
 
+// TestInlineGuardWithinCap: the escape that neutralises a command prefix
+// counts against the cap (it used to be added after the cut: 515 runes).
+func TestInlineGuardWithinCap(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"::" + strings.Repeat("a", 600), "##[" + strings.Repeat("a", 600), "   ::" + strings.Repeat("é", 600),
+		"::" + strings.Repeat("a", MaxInline-2), "::" + strings.Repeat("a", MaxInline-5), "::" + strings.Repeat("\x00", 300)} {
+		got := Inline(s)
+		if n := utf8.RuneCountInString(got); n > MaxInline {
+			t.Errorf("Inline(%.12q...) has %d runes, more than %d", s, n, MaxInline)
+		}
+		if rest := strings.TrimLeft(got, " "); !strings.HasPrefix(rest, `\x3a`) && !strings.HasPrefix(rest, `\x23`) {
+			t.Errorf("Inline(%.12q...) = %.12q..., want the prefix escaped", s, got)
+		}
+	}
+	for max := 1; max <= 8; max++ {
+		got := InlineMax("::error::x", max)
+		if n := utf8.RuneCountInString(got); n > max || strings.HasPrefix(got, "::") {
+			t.Errorf("InlineMax(::error::x, %d) = %q", max, got)
+		}
+	}
+	if got := Inline("::error::x"); got != `\x3a:error::x` {
+		t.Errorf("Inline(::error::x) = %q", got)
+	}
+}
+
 func FuzzInline(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)
