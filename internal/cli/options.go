@@ -115,6 +115,12 @@ var verifyOptions = []option{
 	{name: "source-ref", usage: "override the expected source ref (default refs/tags/<tag>)", set: str(func(c *config.Config) *string { return &c.SourceRef })},
 	{name: "source-digest", usage: "override the expected source commit (default: the commit the tag resolved to)", set: str(func(c *config.Config) *string { return &c.SourceDigest })},
 	{name: "signer-digest", usage: "expected commit of the signing workflow (BuildSignerDigest)", set: str(func(c *config.Config) *string { return &c.SignerDigest })},
+	{name: "signer-trigger", usage: "workflow event the signing run may have been triggered by (the certificate's BuildTrigger; repeatable; in the action: comma or newline separated; default push, release, workflow_dispatch, schedule; pull_request* is always refused)", set: func(c *config.Config, _ *config.Artifact, v string) error {
+		for _, n := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+			c.SignerTriggers = append(c.SignerTriggers, n)
+		}
+		return nil
+	}},
 	{name: "allow-self-hosted-runners", bool: true, usage: "accept signatures made on self-hosted runners", set: boolean("allow-self-hosted-runners", func(c *config.Config) *bool { return &c.AllowSelfHostedRunners })},
 	{name: "predicate-type", usage: "in-toto predicate type required of DSSE bundles (default " + wellknown.SLSAProvenanceV1 + ")", set: str(func(c *config.Config) *string { return &c.PredicateType })},
 	{name: "require-attestation", bool: true, usage: "treat \"no attestation found\" as a failure (exit 1) instead of exit 2", set: boolean("require-attestation", func(c *config.Config) *bool { return &c.RequireAttestation })},

@@ -222,6 +222,11 @@ type Config struct {
 	SignerDigest string
 	// AllowSelfHostedRunners accepts a self-hosted RunnerEnvironment.
 	AllowSelfHostedRunners bool
+	// SignerTriggers are the workflow events (the certificate's BuildTrigger)
+	// a GitHub signer may have run for; zero means sigstore.DefaultTriggers
+	// (push, release, workflow_dispatch, schedule). pull_request* events are
+	// refused whatever this says.
+	SignerTriggers []string
 	// PredicateType is the in-toto predicate type required of DSSE bundles; zero means wellknown.SLSAProvenanceV1.
 	PredicateType string
 
@@ -735,6 +740,7 @@ type File struct {
 	SourceDigest              string     `yaml:"source-digest"`
 	SignerDigest              string     `yaml:"signer-digest"`
 	AllowSelfHostedRunners    *bool      `yaml:"allow-self-hosted-runners"`
+	SignerTriggers            []string   `yaml:"signer-trigger"`
 	PredicateType             string     `yaml:"predicate-type"`
 	MaxArtifactSize           string     `yaml:"max-artifact-size"`
 	FetchTimeout              string     `yaml:"fetch-timeout"`
@@ -829,6 +835,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	}
 	c.Headers = c.Headers.Merge(f.HeaderChecks)
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)
+	c.SignerTriggers = append(c.SignerTriggers, f.SignerTriggers...)
 	c.Artifacts = append(c.Artifacts, f.Artifacts...)
 	c.Sites = append(c.Sites, f.Sites...)
 	if f.Site != nil {

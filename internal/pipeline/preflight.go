@@ -44,6 +44,11 @@ func Preflight(cfg config.Config) error {
 			return err
 		}
 	}
+	for _, t := range cfg.SignerTriggers {
+		if err := sigstore.CheckTrigger(t); err != nil {
+			return verdict.Usagef("invalid-signer-trigger", "--signer-trigger: %v", err)
+		}
+	}
 	if cfg.PageURL != "" {
 		if _, err := fetch.ValidateURL(cfg.PageURL); err != nil {
 			return err

@@ -198,6 +198,7 @@ func (r *run) policyFor(tag, commit string) (sigstore.Policy, error) {
 			}
 		}
 		p.BuildSignerDigest = r.cfg.SignerDigest
+		p.Triggers = r.cfg.SignerTriggers // empty: sigstore.DefaultTriggers
 		if r.cfg.AllowSelfHostedRunners {
 			p.AllowSelfHosted = true
 			p.RunnerEnvironment = ""

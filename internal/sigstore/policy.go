@@ -40,6 +40,11 @@ type Policy struct {
 	RunnerEnvironment string
 	// AllowSelfHosted accepts any runner environment when RunnerEnvironment is empty.
 	AllowSelfHosted bool
+	// Triggers are the workflow events a GitHub signer may have run for
+	// (the certificate's BuildTrigger); empty means DefaultTriggers. A
+	// pull_request* event is always refused (Validate): such runs build code
+	// from a pull request.
+	Triggers []string
 
 	// Key is a PEM public key: managed-key mode (no certificate identity then).
 	Key []byte
@@ -92,6 +97,29 @@ func GitHubPolicy(serverURL, repo, workflowPath, tag, commit string) Policy {
 	}
 }
 
+// DefaultTriggers are the events a release workflow is normally run for:
+// a tag push, a published release, a manual run, a schedule. pull_request,
+// pull_request_target and the other pull_request* events are refused: a run
+// for a pull request builds someone else's code (pull_request_target even
+// with the repository's secrets and OIDC token), so its signature says
+// nothing about the release.
+var DefaultTriggers = []string{"push", "release", "workflow_dispatch", "schedule"}
+
+// triggerName is the shape of a GitHub Actions event name.
+var triggerName = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)
+
+// CheckTrigger refuses a --signer-trigger value: not an event name, or a
+// pull_request* event.
+func CheckTrigger(t string) error {
+	switch {
+	case !triggerName.MatchString(t):
+		return usage("signer trigger %q is not a GitHub Actions event name (such as push or release)", t)
+	case strings.HasPrefix(t, "pull_request"):
+		return usage("signer trigger %q is refused: a run for a pull request builds code from the pull request, so its signature does not vouch for a release", t)
+	}
+	return nil
+}
+
 var hexDigest = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 
 func usage(format string, args ...any) error {
@@ -114,6 +142,8 @@ type compiled struct {
 	key    crypto.PublicKey
 	ptype  string
 	github bool
+	// triggers is Triggers, or DefaultTriggers when empty.
+	triggers []string
 }
 
 func (p Policy) compile() (*compiled, error) {
@@ -154,6 +184,10 @@ func (p Policy) compile() (*compiled, error) {
 	}
 	if p.RequireGitHub {
 		c.github = true
+		c.triggers = p.Triggers
+		if len(c.triggers) == 0 {
+			c.triggers = DefaultTriggers
+		}
 		if !strings.HasPrefix(p.SourceRepositoryURI, "https://") || len(p.SourceRepositoryURI) <= len("https://") {
 			return nil, usage("the expected source repository URI %q must be https://HOST/OWNER/REPO", p.SourceRepositoryURI)
 		}
@@ -162,6 +196,11 @@ func (p Policy) compile() (*compiled, error) {
 		}
 		if p.SourceRepositoryDigest == "" {
 			return nil, usage("the expected source commit is empty; it must be the commit resolved from git")
+		}
+		for _, t := range p.Triggers {
+			if err := CheckTrigger(t); err != nil {
+				return nil, err
+			}
 		}
 		if p.RunnerEnvironment == "" && !p.AllowSelfHosted {
 			return nil, usage("the expected runner environment is empty; use %q or allow self-hosted runners", wellknown.GitHubHosted)

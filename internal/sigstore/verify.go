@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -501,6 +503,32 @@ func (a *attempt) checkIdentity(s *certificate.Summary, cp *compiled) {
 			a.add(verdict.Check{ID: f.id, Title: f.title, Status: verdict.StatusSkipped, Actual: f.act, Message: "self-hosted runners allowed"})
 		}
 	}
+	if cp.github {
+		a.checkTrigger(s, cp.triggers)
+	}
+}
+
+// checkTrigger requires the event the signing run was triggered by (the
+// certificate's Build Trigger, OID 1.3.6.1.4.1.57264.1.20, or the older
+// GitHub Workflow Trigger, 1.3.6.1.4.1.57264.1.2, when it is the only one)
+// to be one of the accepted triggers. A certificate that names none fails:
+// the policy cannot be checked.
+func (a *attempt) checkTrigger(s *certificate.Summary, accepted []string) {
+	const id, title = "identity.build-trigger", "Build trigger"
+	act := s.BuildTrigger
+	if act == "" {
+		act = s.Extensions.GithubWorkflowTrigger
+	}
+	exp := strings.Join(accepted, ", ")
+	if slices.Contains(accepted, act) {
+		a.pass(id, title, exp, act, "")
+		return
+	}
+	msg := fmt.Sprintf("Build trigger (certificate extension BuildTrigger, OID 1.3.6.1.4.1.57264.1.20) is %q; accepted: %s (--signer-trigger)", act, exp)
+	if strings.HasPrefix(act, "pull_request") {
+		msg += "; a run for a pull request builds code from the pull request, so its signature does not vouch for the release"
+	}
+	a.fail(id, title, "identity-mismatch", exp, act, msg)
 }
 
 func (a *attempt) exact(id, title, exp, act string) {
