@@ -154,7 +154,7 @@ type run struct {
 	budget    *fetch.Budget
 	// Diagnosis of mismatches (stage_diagnose.go).
 	mismatches []diagnose.Mismatch
-	buildStart time.Time
+	buildEnd   time.Time
 	tags       []source.TagRef
 	trust      root.TrustedMaterial
 	injected   []injectedScript
@@ -245,8 +245,8 @@ func (r *run) execute(ctx context.Context) {
 	if !ok {
 		return
 	}
-	r.buildStart = r.d.Now()
 	r.stage("build", func() { ok = r.build(ctx) })
+	r.buildEnd = r.d.Now()
 	if ok && len(r.cfg.Sites) > 0 {
 		r.walkSites()
 		defer func() {

@@ -36,9 +36,9 @@ const (
 	// DiagnoseBuildTimeout bounds the extra checkout of each diagnostic
 	// rebuild (the build itself has --build-timeout).
 	DiagnoseGitTimeout = GitTimeout
-	// MinRebuildGap is the least time between the starts of the first and
-	// the second rebuild, so a build that embeds the time to the second
-	// cannot agree with itself by luck.
+	// MinRebuildGap is the least time between the end of the first build
+	// and the start of the second, so a build that embeds the time to the
+	// second cannot agree with itself by luck.
 	MinRebuildGap = 1100 * time.Millisecond
 	// MaxAttestationTags bounds the earlier releases an attestation found
 	// for the live bytes is tried against.
@@ -206,7 +206,7 @@ func (r *run) siteMismatch(st *siteState, f siteFetched, rebuilt io.ReaderAt) {
 // rebuildAgain rebuilds the same commit in a fresh checkout and HOME and
 // compares the two output trees.
 func (r *run) rebuildAgain(ctx context.Context, states []*mismatchState) {
-	if wait := MinRebuildGap - r.d.Now().Sub(r.buildStart); !r.buildStart.IsZero() && wait > 0 {
+	if wait := MinRebuildGap - r.d.Now().Sub(r.buildEnd); !r.buildEnd.IsZero() && wait > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
