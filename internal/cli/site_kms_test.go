@@ -225,6 +225,8 @@ func TestKMSSiteReleaseRules(t *testing.T) {
 			extra: []string{"--allow-subresource", "https://cdn.example.net/analytics.js sha384-AAAA"}, code: cli.ExitFailed, reason: "unverified-subresource"},
 		{name: "a release file loaded with a query string", markup: `<link rel="stylesheet" href="/images/kms-logo.svg?v=2">`, code: cli.ExitFailed, reason: "unverified-subresource"},
 		{name: "an unlisted cross-origin iframe", markup: `<iframe src="https://enclave.example.net/"></iframe>`, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "a page that loads an excluded file", extra: []string{"--site-exclude", "assets/*.mjs"}, code: cli.ExitFailed, reason: "unverified-subresource"},
+		{name: "a modulepreload of a file the release does not have", markup: `<link rel="modulepreload" href="/assets/late.mjs">`, code: cli.ExitFailed, reason: "unverified-subresource"},
 		{name: "a listed cross-origin iframe", markup: `<iframe src="https://enclave.example.net/"></iframe>`, extra: []string{"--allow-frame", "https://enclave.example.net"}, code: cli.ExitVerified, reason: "ok"},
 		{name: "a same-origin iframe of the release", markup: `<iframe src="/index.html"></iframe>`, code: cli.ExitVerified, reason: "ok"},
 		{name: "a same-origin iframe outside the release", markup: `<iframe src="/admin.html"></iframe>`, code: cli.ExitFailed, reason: "unverified-subresource"},
