@@ -89,6 +89,9 @@ const (
 	MaxDeclarations = 10000
 	// MaxTokens bounds how many tokens the tokenizer may produce.
 	MaxTokens = 2_000_000
+	// MaxElements bounds the start tags of a page, which bounds the tree the
+	// HTML parser builds (and its memory).
+	MaxElements = 200_000
 	// MaxTokenBytes bounds the size of a single token (tag, text or comment),
 	// which also bounds an inline import map.
 	MaxTokenBytes = 4 << 20
@@ -246,11 +249,18 @@ func Parse(r io.Reader, base *url.URL, max int64) (*Document, error) {
 func bounded(data []byte) error {
 	z := html.NewTokenizer(bytes.NewReader(data))
 	z.SetMaxBuf(MaxTokenBytes)
+	elements := 0
 	for tokens := 0; ; tokens++ {
 		if tokens >= MaxTokens {
 			return verdict.Inconclusivef("page-too-complex", "HTML page has more than %d tokens; it cannot be checked", MaxTokens)
 		}
-		if z.Next() == html.ErrorToken {
+		tt := z.Next()
+		if tt == html.StartTagToken || tt == html.SelfClosingTagToken {
+			if elements++; elements > MaxElements {
+				return verdict.Inconclusivef("page-too-complex", "HTML page has more than %d elements; it cannot be checked", MaxElements)
+			}
+		}
+		if tt == html.ErrorToken {
 			err := z.Err()
 			switch {
 			case errors.Is(err, io.EOF):

@@ -143,6 +143,7 @@ func TestDeclarationsLimits(t *testing.T) {
 	}{
 		{name: "over max bytes", html: strings.Repeat("a", 101), max: 100, wantReason: "too-large"},
 		{name: "too many declarations", html: many, max: int64(len(many)), wantReason: "page-too-complex"},
+		{name: "too many elements", html: strings.Repeat("<b>", MaxElements+1), max: 4 * MaxElements, wantReason: "page-too-complex"},
 		{name: "huge token", html: "<!--" + strings.Repeat("x", MaxTokenBytes+10), max: 2 * MaxTokenBytes, wantReason: "page-too-complex"},
 		{name: "too many importmap entries", html: `<script type="importmap">{"integrity":{` + importEntries(MaxDeclarations+1) + `}}</script>`, max: 1 << 22, wantReason: "page-too-complex"},
 	}
