@@ -127,6 +127,7 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 			fmt.Sprintf("sha256sum %s", q(path)),
 			curlLine(a.cfg.URL),
 		)
+		lines = append(lines, publicSignatureCheck(cfg, src, a.cfg.Bundle, path)...)
 	}
 	args := []string{"kms-verify", "verify"}
 	if cfg.ConfigFile != "" {
@@ -228,6 +229,88 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 	}
 	lines = append(lines, "# or let the verifier do all of the above:", strings.Join(args, " "))
 	return lines
+}
+
+// publicSignatureCheck gives the line that checks the release signature of
+// the rebuilt file with a public tool, so an auditor does not take this
+// tool's word for it: gh attestation verify for a GitHub workflow signer
+// (with the same repository, workflow, tag and commit), cosign verify-blob
+// for another identity or a managed key. The commands run in the checkout
+// (after "cd src"), so a relative bundle path gets "../". Nil when there is
+// no bundle or no public tool can express the policy.
+func publicSignatureCheck(cfg config.Config, src source.Result, bundle, path string) []string {
+	q := ShellQuote
+	if bundle == "" {
+		return nil
+	}
+	var lines []string
+	bundleArg := ""
+	repo := cfg.SignerRepo
+	switch {
+	case bundle == config.BundleAttestations:
+		// gh fetches the attestations from the API itself.
+	case strings.HasPrefix(bundle, config.BundleReleaseAssetPrefix):
+		name := strings.TrimPrefix(bundle, config.BundleReleaseAssetPrefix)
+		if repo == "" {
+			return nil
+		}
+		lines = append(lines, fmt.Sprintf("gh release download %s --repo %s --pattern %s --dir ..", q(cfg.Tag), q(repo), q(name)))
+		bundleArg = "../" + name
+	case strings.HasPrefix(bundle, "https://"):
+		lines = append(lines, fmt.Sprintf("curl -fsSL --proto '=https' -o ../bundle.sigstore.json -- %s", q(bundle)))
+		bundleArg = "../bundle.sigstore.json"
+	default:
+		bundleArg = strings.TrimPrefix(bundle, "file:")
+		if !strings.HasPrefix(bundleArg, "/") {
+			bundleArg = "../" + bundleArg
+		}
+	}
+	root := cfg.TrustedRoot
+	if root != "" && !strings.HasPrefix(root, "/") {
+		root = "../" + root
+	}
+	var args []string
+	switch {
+	case cfg.SignerRepo != "" && cfg.SignerWorkflow != "":
+		ref := cfg.SourceRef
+		if ref == "" {
+			ref = "refs/tags/" + cfg.Tag
+		}
+		args = []string{"gh", "attestation", "verify", q(path), "--repo", q(repo),
+			"--signer-workflow", q(repo + "/" + cfg.SignerWorkflow), "--source-ref", q(ref)}
+		if d := firstNonEmpty(cfg.SourceDigest, src.Commit); d != "" {
+			args = append(args, "--source-digest", q(d))
+		}
+		if bundleArg != "" {
+			args = append(args, "--bundle", q(bundleArg))
+		}
+		if root != "" {
+			args = append(args, "--custom-trusted-root", q(root))
+		}
+		if !cfg.AllowSelfHostedRunners {
+			args = append(args, "--deny-self-hosted-runners")
+		}
+		if p := predicateIfCustom(cfg.PredicateType); p != "" {
+			args = append(args, "--predicate-type", q(p))
+		}
+	case bundleArg != "" && cfg.Key != "":
+		args = []string{"cosign", "verify-blob", "--key", q(cfg.Key), "--bundle", q(bundleArg), q(path)}
+	case bundleArg != "" && (cfg.CertificateIdentity != "" || cfg.CertificateIdentityRegexp != ""):
+		args = []string{"cosign", "verify-blob", "--bundle", q(bundleArg)}
+		if cfg.CertificateIdentity != "" {
+			args = append(args, "--certificate-identity", q(cfg.CertificateIdentity))
+		} else {
+			args = append(args, "--certificate-identity-regexp", q("^(?:"+cfg.CertificateIdentityRegexp+")$"))
+		}
+		args = append(args, "--certificate-oidc-issuer", q(firstNonEmpty(cfg.CertificateOIDCIssuer, wellknown.IssuerFor(strings.TrimRight(cfg.ServerURL, "/")))))
+		if root != "" {
+			args = append(args, "--trusted-root", q(root))
+		}
+		args = append(args, q(path))
+	default:
+		return nil
+	}
+	return append([]string{"# check the signature with a public tool too, not only with this one:"}, append(lines, strings.Join(args, " "))...)
 }
 
 // MaxDiffScan bounds how far describeDifference reads (the files are already

@@ -3,6 +3,10 @@ package pipeline
 import (
 	"strings"
 	"testing"
+
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/source"
+	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
 
 func TestFirstDifference(t *testing.T) {
@@ -83,5 +87,46 @@ func TestCapWriter(t *testing.T) {
 	}
 	if got := b.String(); !strings.HasPrefix(got, "abcde\n[kms-verify: build log truncated") || strings.Contains(got, "hij") {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestPublicSignatureCheck(t *testing.T) {
+	t.Parallel()
+	src := source.Result{Commit: "160f9e15a3738ffc1e390c0bd7c2eb69b8f7df24"}
+	gh := config.Config{Tag: "v1.0.0", SignerRepo: "acme/kms", SignerWorkflow: ".github/workflows/release.yml", PredicateType: wellknown.SLSAProvenanceV1}
+	tests := []struct {
+		name   string
+		cfg    config.Config
+		bundle string
+		want   []string // substrings of the last line
+		none   bool
+	}{
+		{"attestations API", gh, config.BundleAttestations, []string{"gh attestation verify dist/a.js --repo acme/kms --signer-workflow acme/kms/.github/workflows/release.yml --source-ref refs/tags/v1.0.0 --source-digest 160f9e15", "--deny-self-hosted-runners"}, false},
+		{"release asset", gh, "release-asset:a.js.sigstore.json", []string{"--bundle ../a.js.sigstore.json"}, false},
+		{"relative file", gh, "b.json", []string{"--bundle ../b.json"}, false},
+		{"managed key", config.Config{Key: "cosign.pub"}, "/abs/b.json", []string{"cosign verify-blob --key cosign.pub --bundle /abs/b.json dist/a.js"}, false},
+		{"identity regexp", config.Config{CertificateIdentityRegexp: "https://x/.*", CertificateOIDCIssuer: "https://issuer"}, "/b.json", []string{"--certificate-identity-regexp '^(?:https://x/.*)$'", "--certificate-oidc-issuer https://issuer"}, false},
+		{"unsigned", gh, "", nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lines := publicSignatureCheck(tc.cfg, src, tc.bundle, "dist/a.js")
+			if tc.none {
+				if lines != nil {
+					t.Fatalf("got %q, want none", lines)
+				}
+				return
+			}
+			if len(lines) < 2 || !strings.HasPrefix(lines[0], "# ") {
+				t.Fatalf("got %q", lines)
+			}
+			last := lines[len(lines)-1]
+			for _, w := range tc.want {
+				if !strings.Contains(last, w) {
+					t.Errorf("%q lacks %q", last, w)
+				}
+			}
+		})
 	}
 }
