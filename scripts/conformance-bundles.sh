@@ -11,7 +11,9 @@ set -uo pipefail
 suite=${1:?path to a sigstore-conformance checkout}
 public_good=${2:?trusted_root.json of the public-good instance}
 base=$suite/test/assets/bundle-verify
-bin=$(mktemp -d)/kms-verify
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT # leave nothing in /tmp
+bin=$work/kms-verify
 go build -o "$bin" "$(dirname "$0")/.." || exit 2
 agree=0 disagree=0
 for d in "$base"/*/; do
