@@ -745,7 +745,7 @@ type File struct {
 	MaxArtifactSize           string     `yaml:"max-artifact-size"`
 	FetchTimeout              string     `yaml:"fetch-timeout"`
 	FetchBudget               string     `yaml:"fetch-budget"`
-	FetchConcurrency          int        `yaml:"fetch-concurrency"`
+	FetchConcurrency          *int       `yaml:"fetch-concurrency"`
 	CacheBustParam            string     `yaml:"cache-bust-param"`
 	SkipCacheBust             *bool      `yaml:"skip-cache-bust"`
 	NodeVersion               string     `yaml:"node-version"`
@@ -830,8 +830,12 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.NodeVersion, f.NodeVersion)
 	set(&c.NodeMirror, f.NodeMirror)
 	set(&c.CacheBustParam, f.CacheBustParam)
-	if f.FetchConcurrency != 0 {
-		c.FetchConcurrency = f.FetchConcurrency
+	if f.FetchConcurrency != nil {
+		// Zero is a value, not "the default": refuse it rather than replace it.
+		if *f.FetchConcurrency <= 0 {
+			return base, verdict.Usagef("invalid-number", "configuration file: fetch-concurrency %d must be a positive whole number such as 4", *f.FetchConcurrency)
+		}
+		c.FetchConcurrency = *f.FetchConcurrency
 	}
 	c.Headers = c.Headers.Merge(f.HeaderChecks)
 	c.BuildEnv = append(c.BuildEnv, f.BuildEnv...)

@@ -296,3 +296,33 @@ func TestSignerWorkflowInGhForm(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroIsAValue: a zero the user wrote is refused (exit 3), never
+// silently replaced by the default.
+func TestZeroIsAValue(t *testing.T) {
+	t.Parallel()
+	for name, yml := range map[string]string{
+		"fetch-concurrency 0":  "fetch-concurrency: 0\n",
+		"fetch-concurrency -1": "fetch-concurrency: -1\n",
+		"build-timeout 0s":     "build-timeout: 0s\n",
+		"fetch-timeout 0":      "fetch-timeout: \"0\"\n",
+		"max-artifact-size 0":  "max-artifact-size: \"0\"\n",
+	} {
+		if _, err := ParseFile([]byte(yml), Config{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	for name, v := range map[string]func() error{
+		"--build-timeout 0":     func() error { _, err := ParseDuration("--build-timeout", "0"); return err },
+		"--max-artifact-size 0": func() error { _, err := ParseSize("0"); return err },
+		"--fetch-concurrency 0": func() error { _, err := ParsePositive("--fetch-concurrency", "0"); return err },
+	} {
+		if v() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	c, err := ParseFile([]byte("fetch-concurrency: 2\n"), Config{})
+	if err != nil || c.FetchConcurrency != 2 {
+		t.Errorf("fetch-concurrency 2: %d, %v", c.FetchConcurrency, err)
+	}
+}
