@@ -228,6 +228,10 @@ func (r *run) execute(ctx context.Context) {
 			r.stageError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "%v", err))
 			return
 		}
+		if err := checkWorkReachable(work); err != nil {
+			r.stageError("workspace", "", "Temporary workspace", err)
+			return
+		}
 	}
 	r.rep.Artifacts = make([]report.Artifact, len(r.cfg.Artifacts))
 	for i, a := range r.cfg.Artifacts {

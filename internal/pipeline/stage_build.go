@@ -39,6 +39,12 @@ func (r *run) build(ctx context.Context) bool {
 		r.stageError("build", "", "Reproducible build", err)
 		return false
 	}
+	handed, err := r.handEnvFiles(r.buildUser, home)
+	if err != nil {
+		r.stageError("build", "", "Reproducible build", err)
+		return false
+	}
+	env = overrideEnv(env, handed)
 	env = r.withToolchain(env)
 	var logs []io.Writer
 	var logFile *os.File

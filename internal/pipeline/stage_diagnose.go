@@ -651,6 +651,11 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 	if err != nil {
 		return "", res, err
 	}
+	handed, err := r.handEnvFiles(user, home)
+	if err != nil {
+		return "", res, err
+	}
+	benv = overrideEnv(benv, handed)
 	benv = r.withToolchain(benv)
 	_, err = build.Run(ctx, build.Options{Dir: src, Command: r.cfg.BuildCommand, Env: benv, Timeout: r.cfg.BuildTimeout,
 		Log: io.MultiWriter(append(logs, io.Discard)...), User: user})
