@@ -34,5 +34,8 @@ RUN apt-get update \
     && corepack enable
 # Corepack downloads the package manager a project pins; never prompt for it.
 ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0
+# The docker client only (no engine), for build-image: the build then runs in a
+# sibling container through the socket GitHub mounts into container actions.
+COPY --from=docker:27.5.1-cli /usr/local/bin/docker /usr/local/bin/docker
 COPY --from=build /out/kms-verify /usr/local/bin/kms-verify
 ENTRYPOINT ["/usr/local/bin/kms-verify", "action"]

@@ -73,6 +73,12 @@ type Options struct {
 	Dir string
 	// Command is the user's build command, run as sh -c Command.
 	Command string
+	// Argv, when not empty, is run instead of sh -c Command: a container
+	// engine's run command that carries Command into a container (package
+	// container); Argv[0] is an absolute path. Everything else holds:
+	// Env, the deadline, the log, and the end of every process Run started;
+	// what the engine started elsewhere is the caller's to remove.
+	Argv []string
 	// Env is the complete environment of the build (see Env). Nil means empty.
 	Env []string
 	// Timeout bounds the build; DefaultTimeout when zero.
@@ -231,7 +237,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer pr.Close()
 
-	cmd := exec.CommandContext(ctx, "sh", "-c", o.Command)
+	argv := []string{"sh", "-c", o.Command}
+	if len(o.Argv) > 0 {
+		argv = o.Argv
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = o.Dir
 	cmd.Env = append([]string{}, o.Env...) // never nil: nil would inherit our environment
 	cmd.Stdin = nil                        // /dev/null

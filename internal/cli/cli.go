@@ -20,6 +20,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/conformance"
+	"github.com/lukium/kms-verify-action/internal/container"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
 	"github.com/lukium/kms-verify-action/internal/pipeline"
@@ -332,10 +333,19 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		Tool:         toolInfo(e.Getenv, inActions),
 		FetchOptions: e.FetchOptions,
 	}
-	if e.Geteuid != nil && e.Geteuid() == 0 && !cfg.BuildAsRoot {
+	if e.Geteuid != nil && e.Geteuid() == 0 && (!cfg.BuildAsRoot || cfg.BuildImage != "") {
 		// The action container runs as root: the build must not be able to
-		// read our environment (the token) or write the runner's files.
+		// read our environment (the token) or write the runner's files. A
+		// build in a container never runs as root, --build-as-root or not.
 		deps.IsolateBuild = true
+	}
+	if cfg.BuildImage != "" && e.TempDir == "" {
+		// In a container action the engine mounts host paths: work where the
+		// runner shares a folder with the host (container.GitHubMounts).
+		if m := container.GitHubMounts(e.Lookup, isDir); m != nil {
+			deps.HostMounts = m
+			deps.TempDir = m[0].Inside
+		}
 	}
 	if inActions {
 		ri := runner.Run()
@@ -400,6 +410,11 @@ func execute(ctx context.Context, e Env, cfg config.Config, runner *ghaction.Run
 		}
 	}
 	return code
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // logWriter sends the build log through the runner, line by line, escaped.

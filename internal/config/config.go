@@ -154,6 +154,11 @@ type Config struct {
 	// NodeMirror is the Node.js distribution mirror (official layout); zero
 	// means https://nodejs.org/dist.
 	NodeMirror string
+	// BuildImage, when set, runs the build in a sibling container from this
+	// image, pinned by digest (name[:tag]@sha256:<64 hex>; package
+	// container); the image then provides the toolchain. Zero builds in the
+	// verifier's own image.
+	BuildImage string
 	// Artifacts lists what to rebuild and compare; at least one.
 	Artifacts []Artifact
 	// PageURL is the HTML page that loads the artifacts with SRI; required
@@ -750,6 +755,7 @@ type File struct {
 	SkipCacheBust             *bool      `yaml:"skip-cache-bust"`
 	NodeVersion               string     `yaml:"node-version"`
 	NodeMirror                string     `yaml:"node-mirror"`
+	BuildImage                string     `yaml:"build-image"`
 	// Sites lists deployed web apps; Site is the same for a single one.
 	Sites              []Site            `yaml:"sites"`
 	Site               *Site             `yaml:"site"`
@@ -829,6 +835,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.PredicateType, f.PredicateType)
 	set(&c.NodeVersion, f.NodeVersion)
 	set(&c.NodeMirror, f.NodeMirror)
+	set(&c.BuildImage, f.BuildImage)
 	set(&c.CacheBustParam, f.CacheBustParam)
 	if f.FetchConcurrency != nil {
 		// Zero is a value, not "the default": refuse it rather than replace it.

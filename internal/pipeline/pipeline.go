@@ -21,6 +21,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/build"
 	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/container"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/lukium/kms-verify-action/internal/diagnose"
@@ -88,6 +89,14 @@ type Deps struct {
 	// is killed when the build ends. False runs the build as the verifier's
 	// own user.
 	IsolateBuild bool
+	// HostMounts say where the engine's host sees the verifier's folders,
+	// for a build in a container (build-image): the checkout is mounted from
+	// its host path (container.HostPath). Nil means the verifier runs on the
+	// engine's host. TempDir must then be inside one of them.
+	HostMounts []container.Mount
+	// IsSocket tells whether a path is a Unix socket, to find a Docker
+	// engine; zero means container.IsSocket.
+	IsSocket func(string) bool
 }
 
 // Run executes the whole verification. It returns a usage error (exit 3)
@@ -111,7 +120,22 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error)
 	if d.Log == nil {
 		d.Log = nopLogger{}
 	}
-	r := &run{cfg: cfg, d: d, rep: &report.Report{
+	var engine *container.Engine
+	if cfg.BuildImage != "" {
+		if d.IsSocket == nil {
+			d.IsSocket = container.IsSocket
+		}
+		lookup := d.Lookup
+		if lookup == nil {
+			lookup = func(string) (string, bool) { return "", false }
+		}
+		e, err := container.Find(lookup, d.IsSocket)
+		if err != nil {
+			return nil, err // never a silent fallback to a local build
+		}
+		engine = &e
+	}
+	r := &run{cfg: cfg, d: d, engine: engine, rep: &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		MediaType:     report.MediaType,
 		Tool:          d.Tool,
@@ -163,6 +187,8 @@ type run struct {
 	pageURL    string
 	pageHeader http.Header
 	pageDecls  []page.Declaration
+	// engine runs the build in a container when cfg.BuildImage is set.
+	engine *container.Engine
 }
 
 // fetchOptions are the options of every fetch of the live site (artifacts,

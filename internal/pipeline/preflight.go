@@ -7,6 +7,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/build"
 	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/container"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
@@ -71,6 +72,14 @@ func Preflight(cfg config.Config) error {
 	if cfg.NodeMirror != "" {
 		if _, err := fetch.ValidateURL(cfg.NodeMirror); err != nil {
 			return verdict.Usagef("invalid-node-mirror", "--node-mirror: %v", err)
+		}
+	}
+	if cfg.BuildImage != "" {
+		if _, err := container.ParseImage(cfg.BuildImage); err != nil {
+			return err
+		}
+		if cfg.NodeVersion != "" || cfg.NodeMirror != "" {
+			return verdict.Usagef("conflicting-inputs", "--build-image provides the toolchain, so --node-version and --node-mirror would be ignored; drop them, or drop --build-image to install Node in the verifier's image")
 		}
 	}
 	for _, n := range cfg.BuildEnv {

@@ -65,7 +65,7 @@ func (r *run) build(ctx context.Context) bool {
 		end = r.d.Log.Group("Build log")
 		resume = r.d.Log.StopCommands()
 	}
-	res, err := build.Run(ctx, build.Options{
+	res, err := r.runBuild(ctx, build.Options{
 		Dir:     filepath.Join(r.work, "src"),
 		Command: r.cfg.BuildCommand,
 		Env:     env,
@@ -80,7 +80,7 @@ func (r *run) build(ctx context.Context) bool {
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			c.Actual = "last lines of the build log: " + lastLines(t, 5)
 		}
-		if u := r.buildUser; u != nil {
+		if u := r.buildUser; u != nil && r.engine == nil {
 			c.Message += fmt.Sprintf("; the build ran as uid %d (a fresh unprivileged user) because the verifier runs as root, so tools installed for root (e.g. under /root) and root-owned caches are out of its reach: install them system-wide, or pass --build-as-root to accept the risk", u.UID)
 		}
 		r.add(c)
@@ -89,6 +89,9 @@ func (r *run) build(ctx context.Context) bool {
 	as := ""
 	if u := r.buildUser; u != nil {
 		as = fmt.Sprintf(" as uid %d (unprivileged)", u.UID)
+	}
+	if r.engine != nil {
+		as = " in a container from " + r.cfg.BuildImage + as
 	}
 	r.add(verdict.Check{ID: "build", Subject: r.cfg.BuildCommand, Title: "Reproducible build", Status: verdict.StatusPass,
 		Message: fmt.Sprintf("build command succeeded in %s%s", res.Duration.Round(time.Millisecond), as)})

@@ -657,7 +657,7 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 	}
 	benv = overrideEnv(benv, handed)
 	benv = r.withToolchain(benv)
-	_, err = build.Run(ctx, build.Options{Dir: src, Command: r.cfg.BuildCommand, Env: benv, Timeout: r.cfg.BuildTimeout,
+	_, err = r.runBuild(ctx, build.Options{Dir: src, Command: r.cfg.BuildCommand, Env: benv, Timeout: r.cfg.BuildTimeout,
 		Log: io.MultiWriter(append(logs, io.Discard)...), User: user})
 	if err != nil {
 		return "", res, err

@@ -29,6 +29,16 @@ func (r *run) toolchain(ctx context.Context) bool {
 		return false
 	}
 	src := filepath.Join(r.work, "src")
+	if r.cfg.BuildImage != "" {
+		// The image provides the toolchain: install nothing, and say so.
+		res := toolchain.FromImage(checkoutReader(src), r.cfg.SignerWorkflow, r.cfg.BuildImage)
+		r.tc = &res
+		r.rep.Toolchain = &res
+		for _, n := range append(res.Notes, res.Warnings...) {
+			r.d.Log.Logf("Toolchain: %s", n)
+		}
+		return true
+	}
 	res, err := toolchain.Prepare(ctx, toolchain.Options{
 		Read:     checkoutReader(src),
 		Workflow: r.cfg.SignerWorkflow,

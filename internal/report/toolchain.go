@@ -15,6 +15,10 @@ func (m *mdWriter) toolchain(r *Report) {
 		m.line("%s", line)
 		m.line("")
 	}
+	for _, n := range tc.Notes {
+		m.line("**Toolchain:** %s", mdText(n))
+		m.line("")
+	}
 	for _, w := range tc.Warnings {
 		m.line("> ⚠️ **Toolchain:** %s", mdText(w))
 		m.line("")
@@ -33,10 +37,13 @@ func (t *textWriter) toolchain(r *Report) {
 		}
 		t.line("%s", line)
 	}
+	for _, n := range tc.Notes {
+		t.line("🧰 Toolchain: %s", in(n))
+	}
 	for _, w := range tc.Warnings {
 		t.line("⚠️  Toolchain: %s", in(w))
 	}
-	if tc.Node != nil || len(tc.Warnings) > 0 {
+	if tc.Node != nil || len(tc.Warnings) > 0 || len(tc.Notes) > 0 {
 		t.line("")
 	}
 }

@@ -51,6 +51,11 @@ type Result struct {
 	Node           *Tool    `json:"node,omitempty"`
 	PackageManager *Tool    `json:"packageManager,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
+	// Image is the build image (build-image, pinned by digest) that
+	// provides the whole toolchain instead; nothing is installed then.
+	Image string `json:"image,omitempty"`
+	// Notes are facts about the toolchain that are not warnings.
+	Notes []string `json:"notes,omitempty"`
 	// PathDirs go first on the build's PATH, in order.
 	PathDirs []string `json:"-"`
 	// Env is extra build environment (NAME=value) the toolchain needs.
