@@ -9,6 +9,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
+	"github.com/lukium/kms-verify-action/internal/pipeline"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -16,7 +17,7 @@ import (
 // ReasonRecordFailed is the reason of a run whose result could not be
 // recorded (JSON report, evidence copy, summary file, step outputs or job
 // summary): nobody could audit it, so it is never verified.
-const ReasonRecordFailed = "record-failed"
+const ReasonRecordFailed = pipeline.ReasonRecordFailed
 
 // maxRecordRounds bounds the write-downgrade-rewrite loop: after one
 // downgrade the verdict cannot change again (it is inconclusive or failed),

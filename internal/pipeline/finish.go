@@ -18,6 +18,14 @@ import (
 
 func (r *run) finish() {
 	r.relabelInjected()
+	if r.evidence != nil {
+		// Evidence that could not be written is a result nobody can audit:
+		// never verified, whatever else passed.
+		if f := r.evidence.Failures(); len(f) > 0 {
+			r.add(verdict.Check{ID: "record", Subject: r.evidence.Dir, Title: "Record the evidence", Status: verdict.StatusError,
+				Reason: ReasonRecordFailed, Message: fmt.Sprintf("%d evidence file(s) could not be written; first: %s", len(f), f[0])})
+		}
+	}
 	v, reason := verdict.Combine(r.checks)
 	r.rep.Verdict, r.rep.Reason = v, reason
 	r.rep.Checks = r.checks

@@ -34,6 +34,10 @@ import (
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
+// ReasonRecordFailed is the reason of a run whose result or evidence could
+// not be written (the cli uses the same for its own records).
+const ReasonRecordFailed = "record-failed"
+
 // Limits of the pipeline itself (stage-specific limits live in the stages).
 const (
 	MaxPageSize = 5 << 20  // the HTML page that declares SRI

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/lukium/kms-verify-action/internal/safefs"
 	"github.com/lukium/kms-verify-action/internal/safetext"
@@ -96,6 +97,26 @@ var ErrBadEvidenceName = errors.New("evidence file name has no usable characters
 // artifact.
 type Evidence struct {
 	Dir string
+
+	mu     sync.Mutex
+	failed []string // writes that failed, so the run can say it was not recorded
+}
+
+// fail remembers a failed write and returns err.
+func (e *Evidence) fail(err error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failed = append(e.failed, err.Error())
+	return err
+}
+
+// Failures lists the evidence writes (Create, WriteFile) that failed. A run
+// whose evidence is incomplete is not verified (see pipeline): nobody could
+// audit it.
+func (e *Evidence) Failures() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.failed...)
 }
 
 // Modes of the evidence folder and its files while the run goes on
@@ -215,12 +236,12 @@ func (e *Evidence) Create(name string) (*os.File, error) {
 	}
 	root, err := os.OpenRoot(e.Dir)
 	if err != nil {
-		return nil, verdict.Inconclusivef("evidence-write", "opening the evidence directory: %v", err)
+		return nil, e.fail(verdict.Inconclusivef("evidence-write", "opening the evidence directory: %v", err))
 	}
 	defer root.Close()
 	f, err := root.OpenFile(s, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, privateFileMode)
 	if err != nil {
-		return nil, verdict.Inconclusivef("evidence-write", "creating evidence file %s: %v", s, err)
+		return nil, e.fail(verdict.Inconclusivef("evidence-write", "creating evidence file %s: %v", s, err))
 	}
 	return f, nil
 }
@@ -231,5 +252,8 @@ func (e *Evidence) WriteFile(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(p, data, privateFileMode)
+	if err := WriteFileAtomic(p, data, privateFileMode); err != nil {
+		return e.fail(err)
+	}
+	return nil
 }

@@ -233,3 +233,29 @@ func TestEvidenceModes(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceRemembersFailedWrites: a write into the evidence folder that
+// fails is remembered, so the run cannot be verified without its evidence.
+func TestEvidenceRemembersFailedWrites(t *testing.T) {
+	t.Parallel()
+	ev, err := NewEvidence(filepath.Join(t.TempDir(), "evidence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.WriteFile("ok.txt", []byte("x")); err != nil || len(ev.Failures()) != 0 {
+		t.Fatalf("a good write: %v, failures %v", err, ev.Failures())
+	}
+	// A folder where the file should go: both ways of writing fail.
+	if err := os.Mkdir(filepath.Join(ev.Dir, "page.html"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.WriteFile("page.html", []byte("x")); err == nil {
+		t.Fatal("writing over a folder succeeded")
+	}
+	if _, err := ev.Create("page.html"); err == nil {
+		t.Fatal("creating over a folder succeeded")
+	}
+	if n := len(ev.Failures()); n != 2 {
+		t.Errorf("%d failures remembered, want 2: %v", n, ev.Failures())
+	}
+}
