@@ -229,6 +229,12 @@ Examples:
 
   kms-verify verify --config kms-verify.yml --report report.json --evidence-dir evidence
 
+  # site mode: every file of the built folder, and everything its pages load
+  kms-verify verify --repo https://github.com/acme/kms.git --tag v1.0.1 \
+    --build-command 'pnpm install --frozen-lockfile && pnpm build' \
+    --site-dir dist/enclave --site-url https://kms.example.com/ \
+    --site-exclude .well-known/kms-manifest.json --allow-unsigned
+
 GitHub API calls (release-asset:, github-attestations) use GH_TOKEN or GITHUB_TOKEN if set.
 `
 

@@ -11,6 +11,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/site"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -104,6 +105,9 @@ func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg c
 			}
 			if c.ID == compare.IDPageIntegrity {
 				return fmt.Sprintf("The page does not pin the verified bytes for %s (check %q): %s", c.Subject, c.ID, detail)
+			}
+			if c.Reason == site.ReasonUnverifiedSubresource {
+				return fmt.Sprintf("UNVERIFIED CODE: a page loads %s, which nothing verifies (check %q): %s", c.Subject, c.ID, detail)
 			}
 			return fmt.Sprintf("POSSIBLE TAMPERING: check %q (%s) failed for %s: %s", c.ID, c.Title, c.Subject, detail)
 		}
