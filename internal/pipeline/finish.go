@@ -11,8 +11,8 @@ import (
 	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/report"
-	"github.com/lukium/kms-verify-action/internal/site"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
+	"github.com/lukium/kms-verify-action/internal/site"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
