@@ -6,6 +6,15 @@
 # It then checks the exit code, the outputs and the summary, and that
 # `kms-verify version` names a commit.
 #
+# First, `build-image`: it runs `kms-verify verify --build-image IMAGE@sha256:…`
+# (built here for the host) so that the engine itself runs the build: the
+# artifact must say it was built at /kms-verify/src, and no kms-verify-build-*
+# container may be left. The image is KMS_VERIFY_SMOKE_IMAGE (a pulled image
+# with sh, referenced by digest) or, with podman, a tiny image imported from
+# the host's sh; docker cannot run a local-only image by digest, so without
+# KMS_VERIFY_SMOKE_IMAGE that part is "skipped" with docker, and so it is
+# where the engine cannot start containers at all.
+#
 # Uses docker or podman, whichever is present (KMS_VERIFY_ENGINE overrides).
 # With no engine it prints one "skipped" line and exits 0; an engine that
 # cannot pull the base images (no registry) is also a "skipped" line, since
@@ -24,8 +33,58 @@ if [ -z "$engine" ]; then
 fi
 work=$(mktemp -d)
 tag="kms-verify-smoke:$$"
-cleanup() { "$engine" rmi -f "$tag" >/dev/null 2>&1 || true; rm -rf "$work"; }
+smoke_image_tag="localhost/kms-verify-smoke-sh:$$"
+http_pid=
+cleanup() {
+  "$engine" rmi -f "$tag" "$smoke_image_tag" >/dev/null 2>&1 || true
+  if [ -n "$http_pid" ]; then kill "$http_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
+
+# build_image_smoke prints one line: passed, skipped (why) or FAILED (why),
+# and returns 1 only on FAILED.
+build_image_smoke() {
+  local img=${KMS_VERIFY_SMOKE_IMAGE:-} b="$work/bi"
+  mkdir -p "$b/rootfs" "$b/repo"
+  if [ -z "$img" ]; then
+    [ "$(basename "$engine")" = podman ] || { echo "skipped: docker runs a local image by digest only once pulled; set KMS_VERIFY_SMOKE_IMAGE=name@sha256:… (an image with sh)"; return 0; }
+    # A minimal image: the host's sh, mkdir and their libraries.
+    local f
+    for bin in /bin/sh /bin/mkdir; do
+      for f in "$bin" $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*'); do
+        mkdir -p "$b/rootfs$(dirname "$f")"; cp -L "$f" "$b/rootfs$f"
+      done
+    done
+    mkdir -p "$b/rootfs/tmp"; chmod 1777 "$b/rootfs/tmp"
+    tar -C "$b/rootfs" -cf "$b/rootfs.tar" . || { echo "skipped: cannot make a root filesystem"; return 0; }
+    "$engine" import "$b/rootfs.tar" "$smoke_image_tag" >/dev/null 2>&1 || { echo "skipped: $engine cannot import an image"; return 0; }
+    img=$("$engine" image inspect --format '{{index .RepoDigests 0}}' "$smoke_image_tag" 2>/dev/null) || img=
+    case "$img" in *@sha256:*) ;; *) echo "skipped: $engine gives the imported image no digest"; return 0 ;; esac
+  fi
+  local probe
+  if ! probe=$("$engine" run --rm --entrypoint sh "$img" -c true 2>&1); then
+    echo "skipped: $engine cannot run a container here: $(echo "$probe" | tail -n 1 | cut -c1-160)"; return 0
+  fi
+  command -v python3 >/dev/null || { echo "skipped: python3 (the loopback CDN) is missing"; return 0; }
+  go build -o "$b/kms-verify" . || { echo "FAILED: kms-verify does not build"; return 1; }
+  # shellcheck disable=SC2016 # the build script expands these, not this one
+  ( cd "$b/repo" && git init -q && printf '#!/bin/sh\nmkdir -p dist\necho "built $RELEASE_TAG in $(pwd) HOME=$HOME token=${GITHUB_TOKEN:-none}" > dist/out.txt\n' > build.sh \
+    && git add build.sh && git -c user.name=smoke -c user.email=smoke@example.invalid commit -qm smoke && git tag v1.0.0 ) || { echo "FAILED: test repository"; return 1; }
+  mkdir -p "$b/cdn"; echo "built v1.0.0 in /kms-verify/src HOME=/tmp token=none" > "$b/cdn/out.txt"
+  local port=$((20000 + RANDOM % 20000))
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$b/cdn" >/dev/null 2>&1 & http_pid=$!
+  sleep 1
+  local rc=0
+  GITHUB_TOKEN=smoke-secret-token "$b/kms-verify" verify --repo "$b/repo" --tag v1.0.0 --build-command 'sh build.sh' \
+    --artifact dist/out.txt --url "http://127.0.0.1:$port/out.txt" --skip-page-check --allow-unsigned \
+    --build-image "$img" --build-timeout 5m > "$b/verify.log" 2>&1 || rc=$?
+  kill "$http_pid" 2>/dev/null || true; http_pid=
+  if [ "$rc" != 0 ]; then echo "FAILED: verify --build-image exited $rc:"; tail -n 15 "$b/verify.log"; return 1; fi
+  if "$engine" ps -a --format '{{.Names}}' | grep -q '^kms-verify-build-'; then echo "FAILED: a kms-verify-build-* container was left"; return 1; fi
+  echo "passed with $engine: the build ran in $img and verified; no container left"
+}
+if out=$(build_image_smoke); then echo "container-smoke: build-image: $out"; else echo "container-smoke: build-image: $out"; exit 1; fi
 commit=$(git rev-parse HEAD)
 version=$(git describe --tags --always 2>/dev/null || echo "$commit")
 if ! "$engine" build -t "$tag" --build-arg "VERSION=$version" --build-arg "COMMIT=$commit" \

@@ -224,6 +224,13 @@ func TestBuildImagePassesExactlyTheDocumentedArguments(t *testing.T) {
 	if ck := findCheck(res, "build"); !strings.Contains(ck.Message, "in a container from "+buildImage) {
 		t.Errorf("build check: %q", ck.Message)
 	}
+	// The reproduce lines rebuild in the same container.
+	repro := strings.Join(res.rep.Reproduce, "\n")
+	for _, want := range []string{"--entrypoint sh " + buildImage + " -c 'sh build.sh'", "--cap-drop ALL", "target=/kms-verify/src", "--build-image " + buildImage} {
+		if !strings.Contains(repro, want) {
+			t.Errorf("reproduce lacks %q:\n%s", want, repro)
+		}
+	}
 }
 
 func findCheck(r result, id string) (c struct{ Message string }) {

@@ -45,8 +45,11 @@ func checkWorkReachable(work string) error {
 // variable points at the copy, which the log says; anything else is a usage
 // error that says how to fix it. It returns the variables to override.
 // Values that are not absolute paths of existing files are passed as they are.
+//
+// A build in a container (build-image) sees none of the verifier's files,
+// so nothing is handed over: the value reaches it as text.
 func (r *run) handEnvFiles(u *build.User, home string) (map[string]string, error) {
-	if u == nil {
+	if u == nil || r.engine != nil {
 		return nil, nil
 	}
 	out := map[string]string{}

@@ -258,7 +258,9 @@ func (r *run) execute(ctx context.Context) {
 			r.stageError("workspace", "", "Temporary workspace", verdict.Inconclusivef("workspace", "%v", err))
 			return
 		}
-		if err := checkWorkReachable(work); err != nil {
+		// A build in a container reaches its checkout through a bind
+		// mount, not through the work folder's ancestors.
+		if err := checkWorkReachable(work); r.engine == nil && err != nil {
 			r.stageError("workspace", "", "Temporary workspace", err)
 			return
 		}

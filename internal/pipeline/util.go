@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/container"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
@@ -115,9 +116,14 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 		lines = append(lines, fmt.Sprintf("test \"$(git rev-parse HEAD)\" = %s  # the commit the tag resolved to", q(src.Commit)))
 	}
 	lines = append(lines,
-		`export SOURCE_DATE_EPOCH="$(git show -s --format=%ct HEAD)"`+fmt.Sprintf("  # %d", src.SourceDateEpoch),
-		fmt.Sprintf("RELEASE_TAG=%s RELEASE_COMMIT=\"$(git rev-parse HEAD)\" sh -c %s", q(cfg.Tag), q(cfg.BuildCommand)),
-	)
+		`export SOURCE_DATE_EPOCH="$(git show -s --format=%ct HEAD)"`+fmt.Sprintf("  # %d", src.SourceDateEpoch))
+	if cfg.BuildImage != "" {
+		// The same container the verifier ran (package container).
+		lines = append(lines, fmt.Sprintf(`docker run --rm --user "$(id -u):$(id -g)" --cap-drop ALL --security-opt no-new-privileges --mount "type=bind,source=$PWD,target=%s" --workdir %s --env HOME=%s --env SOURCE_DATE_EPOCH --env RELEASE_TAG=%s --env RELEASE_COMMIT="$(git rev-parse HEAD)" --env TZ=UTC --entrypoint sh %s -c %s`,
+			container.Workdir, container.Workdir, container.Home, q(cfg.Tag), q(cfg.BuildImage), q(cfg.BuildCommand)))
+	} else {
+		lines = append(lines, fmt.Sprintf("RELEASE_TAG=%s RELEASE_COMMIT=\"$(git rev-parse HEAD)\" sh -c %s", q(cfg.Tag), q(cfg.BuildCommand)))
+	}
 	for _, a := range arts {
 		path := a.cfg.Path
 		if a.rel != "" {
@@ -143,6 +149,9 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 	}
 	if cfg.BuildAsRoot {
 		args = append(args, "--build-as-root")
+	}
+	if cfg.BuildImage != "" {
+		args = append(args, "--build-image", q(cfg.BuildImage))
 	}
 	if cfg.AllowPrevious > 0 {
 		args = append(args, "--allow-previous", fmt.Sprint(cfg.AllowPrevious))
