@@ -127,7 +127,7 @@ var verifyOptions = []option{
 	{name: "require-attestation", bool: true, usage: "treat \"no attestation found\" as a failure (exit 1) instead of exit 2", set: boolean("require-attestation", func(c *config.Config) *bool { return &c.RequireAttestation })},
 	{name: "allow-unsigned", bool: true, usage: "run without a bundle; the signature check is reported as SKIPPED", set: boolean("allow-unsigned", func(c *config.Config) *bool { return &c.AllowUnsigned })},
 	{name: "report", usage: "write the JSON report to this file", set: str(func(c *config.Config) *string { return &c.Report })},
-	{name: "summary", usage: "write the Markdown summary to this file", set: str(func(c *config.Config) *string { return &c.Summary })},
+	{name: "summary", usage: "write the summary to this file: plain text, or the job summary's Markdown when the name ends in .md", set: str(func(c *config.Config) *string { return &c.Summary })},
 	{name: "evidence-dir", usage: "folder for both copies of the artifact, the build log, headers, bundle and report", set: str(func(c *config.Config) *string { return &c.EvidenceDir })},
 	{name: "max-artifact-size", usage: "cap for each artifact and download (default 100MiB)", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
 		c.MaxArtifactSize, err = config.ParseSize(v)
