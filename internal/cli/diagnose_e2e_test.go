@@ -209,6 +209,14 @@ func TestNoDiagnosisWhenVerified(t *testing.T) {
 	if r := res.rep.Release; r == nil || r.Tag != "v1.2.0" || !strings.Contains(r.Why, "pre-releases skipped") {
 		t.Errorf("release %+v", r)
 	}
+	// No tag matches the pattern: one line saying what to fix, exit 3, nothing built.
+	res = run(t, runOpts{}, diagArgs(w, c, contentName(w.apps["v1.2.0"]), "--tag-pattern", "release-*")...)
+	if res.code != cli.ExitUsage || !strings.Contains(res.stderr+res.stdout, "--tag-pattern") {
+		t.Errorf("no matching tag: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if res.code == cli.ExitUsage && res.rep != nil && (len(res.rep.Diagnoses) != 0 || hasTiming(res.rep, "build")) {
+		t.Error("the build ran without a tag")
+	}
 	// With pre-releases, latest is the release candidate, whose app.js differs.
 	res = run(t, runOpts{}, diagArgs(w, c, contentName(w.apps["v1.2.0"]), "--include-prereleases")...)
 	if res.rep == nil || res.rep.Source.Tag != "v1.3.0-rc.1" || res.code != cli.ExitFailed || res.rep.Reason != "rollback" {
