@@ -23,6 +23,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/release"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
@@ -367,9 +368,9 @@ var embeddedTUF = map[string]bool{
 }
 
 var (
-	repoNameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	hexRE      = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+	repoNameRE = lazyre.New(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	envNameRE  = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	hexRE      = lazyre.New(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 )
 
 // Validate checks the configuration and returns a usage error (verdict.ErrUsage)
@@ -454,7 +455,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, n := range c.BuildEnv {
-		if !envNameRE.MatchString(n) {
+		if !envNameRE().MatchString(n) {
 			return bad("invalid-build-env", "--build-env %q is not an environment variable name (letters, digits, _)", n)
 		}
 	}
@@ -549,7 +550,7 @@ func checkAllow(where string, allow []AllowedResource, frames []string) error {
 		if err := checkURL(strings.TrimSuffix(a.URL, "*")); err != nil {
 			return bad("allowed resource %v (an exact URL, or a prefix ending in *)", err)
 		}
-		if a.Integrity != "" && !sriRE.MatchString(a.Integrity) {
+		if a.Integrity != "" && !sriRE().MatchString(a.Integrity) {
 			return bad("allowed resource %q: integrity %q must be one sha256-/sha384-/sha512- value", a.URL, a.Integrity)
 		}
 	}
@@ -561,7 +562,7 @@ func checkAllow(where string, allow []AllowedResource, frames []string) error {
 	return nil
 }
 
-var sriRE = regexp.MustCompile(`^sha(256|384|512)-[A-Za-z0-9+/]+={0,2}$`)
+var sriRE = lazyre.New(`^sha(256|384|512)-[A-Za-z0-9+/]+={0,2}$`)
 
 // checkRelDir accepts a clean, relative, slash-separated folder path.
 func checkRelDir(dir string) error {
@@ -602,7 +603,7 @@ func (c Config) validateSigner() error {
 		if repo, _, ok := SplitSignerWorkflow(c.SignerWorkflow); ok {
 			return bad("--signer-workflow %q names the repository %s but --signer-repo is %q; drop one", c.SignerWorkflow, repo, c.SignerRepo)
 		}
-		if !repoNameRE.MatchString(c.SignerRepo) {
+		if !repoNameRE().MatchString(c.SignerRepo) {
 			return bad("--signer-repo %q must be OWNER/REPO", c.SignerRepo)
 		}
 		w := c.SignerWorkflow
@@ -616,7 +617,7 @@ func (c Config) validateSigner() error {
 		}
 	}
 	for name, v := range map[string]string{"--source-digest": c.SourceDigest, "--signer-digest": c.SignerDigest} {
-		if v != "" && !hexRE.MatchString(v) {
+		if v != "" && !hexRE().MatchString(v) {
 			return bad("%s %q must be a full lowercase commit id (40 or 64 hex characters)", name, v)
 		}
 	}
@@ -886,14 +887,14 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	return c, nil
 }
 
-var unknownField = regexp.MustCompile(`(line \d+: )?field (\S+) not found in type config\.(\w+)`)
+var unknownField = lazyre.New(`(line \d+: )?field (\S+) not found in type config\.(\w+)`)
 
 // explainYAML rewrites yaml.v3's "field X not found in type config.File"
 // into words a user can act on: the unknown key and the valid ones.
 func explainYAML(err error) string {
 	msg := oneLine(err.Error())
-	return unknownField.ReplaceAllStringFunc(msg, func(m string) string {
-		parts := unknownField.FindStringSubmatch(m)
+	return unknownField().ReplaceAllStringFunc(msg, func(m string) string {
+		parts := unknownField().FindStringSubmatch(m)
 		var keys []string
 		switch parts[3] {
 		case "File":
@@ -982,7 +983,7 @@ func SplitSignerWorkflow(w string) (repo, path string, ok bool) {
 		return "", "", false
 	}
 	repo, path = rest[:i], rest[i+1:]
-	if !repoNameRE.MatchString(repo) {
+	if !repoNameRE().MatchString(repo) {
 		return "", "", false
 	}
 	return repo, path, true

@@ -20,12 +20,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 
 	githubactions "github.com/sethvargo/go-githubactions"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -45,7 +45,7 @@ const delimiterPrefix = "ghadelimiter_"
 // (32 hex characters).
 const tokenBytes = 16
 
-var outputName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var outputName = lazyre.New(`^[A-Za-z0-9_-]+$`)
 
 // Runner talks to the GitHub Actions runner (or to a terminal when not in
 // Actions). It is safe for concurrent use.
@@ -105,9 +105,9 @@ type RunInfo struct {
 }
 
 var (
-	runIDPattern = regexp.MustCompile(`^[0-9]{1,20}$`)
-	repoPattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$`)
-	serverURLRe  = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+	runIDPattern = lazyre.New(`^[0-9]{1,20}$`)
+	repoPattern  = lazyre.New(`^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$`)
+	serverURLRe  = lazyre.New(`^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 )
 
 // Run returns the identity of the current run from the GITHUB_* variables.
@@ -121,9 +121,9 @@ func (r *Runner) Run() RunInfo {
 		Event:      r.getenv("GITHUB_EVENT_NAME"),
 		ServerURL:  strings.TrimRight(r.getenv("GITHUB_SERVER_URL"), "/"),
 	}
-	if serverURLRe.MatchString(ri.ServerURL) && repoPattern.MatchString(ri.Repository) && runIDPattern.MatchString(ri.RunID) {
+	if serverURLRe().MatchString(ri.ServerURL) && repoPattern().MatchString(ri.Repository) && runIDPattern().MatchString(ri.RunID) {
 		ri.URL = ri.ServerURL + "/" + ri.Repository + "/actions/runs/" + ri.RunID
-		if runIDPattern.MatchString(ri.RunAttempt) {
+		if runIDPattern().MatchString(ri.RunAttempt) {
 			ri.URL += "/attempts/" + ri.RunAttempt
 		}
 	}
@@ -160,7 +160,7 @@ func (r *Runner) SetOutput(name, value string) error {
 // does nothing and returns nil (after checking the names).
 func (r *Runner) SetOutputs(pairs [][2]string) error {
 	for _, p := range pairs {
-		if !outputName.MatchString(p[0]) {
+		if !outputName().MatchString(p[0]) {
 			return verdict.Usagef("invalid-output-name", "output name %q must match [A-Za-z0-9_-]+", safetext.Inline(p[0]))
 		}
 	}

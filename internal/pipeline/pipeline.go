@@ -109,7 +109,8 @@ type Deps struct {
 // Every other outcome, including stage errors, is in the report's verdict.
 func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error) {
 	cfg = cfg.WithDefaults()
-	if err := Preflight(cfg); err != nil {
+	var pre preflighted
+	if err := preflight(cfg, &pre); err != nil {
 		return nil, err
 	}
 	if d.Now == nil {
@@ -139,7 +140,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (*report.Report, error)
 		}
 		engine = &e
 	}
-	r := &run{cfg: cfg, d: d, engine: engine, rep: &report.Report{
+	r := &run{cfg: cfg, d: d, engine: engine, pre: pre, rep: &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		MediaType:     report.MediaType,
 		Tool:          d.Tool,
@@ -178,6 +179,7 @@ type run struct {
 	// buildUser is the fresh uid the build runs as when Deps.IsolateBuild.
 	buildUser *build.User
 	usage     error // first usage-class stage error
+	pre       preflighted
 	tc        *toolchain.Result
 	budget    *fetch.Budget
 	// Diagnosis of mismatches (stage_diagnose.go).

@@ -15,11 +15,21 @@ import (
 	"github.com/lukium/kms-verify-action/internal/toolchain"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
+	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
 // Preflight validates everything that can be checked before any I/O, so a
 // bad input costs nothing and says exactly what to fix.
-func Preflight(cfg config.Config) error {
+func Preflight(cfg config.Config) error { return preflight(cfg, nil) }
+
+// preflighted is what preflight already parsed, so the run does not parse it again.
+type preflighted struct {
+	// trust is the parsed --trusted-root file, when one was given.
+	trust root.TrustedMaterial
+}
+
+// preflight is Preflight, keeping what it parsed in pre when pre is not nil.
+func preflight(cfg config.Config, pre *preflighted) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -104,8 +114,12 @@ func Preflight(cfg config.Config) error {
 		}
 		seen[safe] = a.Name
 	}
-	if err := checkTrustFiles(cfg); err != nil {
+	tm, err := checkTrustFiles(cfg)
+	if err != nil {
 		return err
+	}
+	if pre != nil {
+		pre.trust = tm
 	}
 	for _, a := range cfg.Artifacts {
 		if a.Bundle == config.BundleAttestations || strings.HasPrefix(a.Bundle, config.BundleReleaseAssetPrefix) {
@@ -130,27 +144,26 @@ func Preflight(cfg config.Config) error {
 // checkTrustFiles reads the local trust material named in cfg (key, TUF
 // root, trusted root) so that a missing or malformed file is a usage error
 // before any work, not a could-not-verify after the build.
-func checkTrustFiles(cfg config.Config) error {
+func checkTrustFiles(cfg config.Config) (root.TrustedMaterial, error) {
 	if cfg.Key != "" {
 		pem, err := readFileMax(cfg.Key, MaxKeySize)
 		if err != nil {
-			return verdict.Usagef("invalid-key", "--key %q: %v", cfg.Key, err)
+			return nil, verdict.Usagef("invalid-key", "--key %q: %v", cfg.Key, err)
 		}
 		if err := (sigstore.Policy{Key: pem}).Validate(); err != nil {
-			return verdict.Usagef("invalid-key", "--key %q: %v", cfg.Key, err)
+			return nil, verdict.Usagef("invalid-key", "--key %q: %v", cfg.Key, err)
 		}
 	}
 	if cfg.TUFRoot != "" {
 		if _, err := readFileMax(cfg.TUFRoot, sigstore.MaxTrustedRootSize); err != nil {
-			return verdict.Usagef("invalid-tuf-root", "--tuf-root %q: %v", cfg.TUFRoot, err)
+			return nil, verdict.Usagef("invalid-tuf-root", "--tuf-root %q: %v", cfg.TUFRoot, err)
 		}
 	}
 	if cfg.TrustedRoot != "" {
-		if _, err := sigstore.LoadTrustedRoot(context.Background(), sigstore.TrustOptions{File: cfg.TrustedRoot}); err != nil {
-			return err
-		}
+		// Parsed once: the signature stage uses this material.
+		return sigstore.LoadTrustedRoot(context.Background(), sigstore.TrustOptions{File: cfg.TrustedRoot})
 	}
-	return nil
+	return nil, nil
 }
 
 // boundRepo is the GitHub repository (OWNER/REPO) whose certificate

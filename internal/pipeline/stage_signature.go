@@ -118,6 +118,9 @@ func (r *run) trustLabel() string {
 }
 
 func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
+	if r.pre.trust != nil {
+		return r.pre.trust, nil // --trusted-root, parsed once in preflight
+	}
 	r.d.Log.Logf("Loading the Sigstore trusted root (%s)", r.trustLabel())
 	var tufRoot []byte
 	if r.cfg.TUFRoot != "" {

@@ -3,10 +3,10 @@ package report
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -185,14 +185,14 @@ func safeLinkURL(u string) string {
 }
 
 var (
-	ghRepoPath = regexp.MustCompile(`^/([A-Za-z0-9_.-]{1,100})/([A-Za-z0-9_.-]{1,100}?)(\.git)?/?$`)
-	hexCommit  = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+	ghRepoPath = lazyre.New(`^/([A-Za-z0-9_.-]{1,100})/([A-Za-z0-9_.-]{1,100}?)(\.git)?/?$`)
+	hexCommit  = lazyre.New(`^[0-9a-f]{7,64}$`)
 )
 
 // commitURL links commit in repository when repository is a GitHub https URL
 // (github.com, or the host of the run's server) and commit is hex; else "".
 func (r *Report) commitURL(repository, commit string) string {
-	if !hexCommit.MatchString(commit) {
+	if !hexCommit().MatchString(commit) {
 		return ""
 	}
 	u, err := url.Parse(repository)
@@ -208,7 +208,7 @@ func (r *Report) commitURL(repository, commit string) string {
 	if u.Host != "github.com" && u.Host != host {
 		return ""
 	}
-	m := ghRepoPath.FindStringSubmatch(u.Path)
+	m := ghRepoPath().FindStringSubmatch(u.Path)
 	if m == nil {
 		return ""
 	}
@@ -232,7 +232,7 @@ func hasLogEntry(s *Signature) bool {
 
 // shortCommit is the usual 7-character display form of a hex commit.
 func shortCommit(c string) string {
-	if hexCommit.MatchString(c) && len(c) > 12 {
+	if hexCommit().MatchString(c) && len(c) > 12 {
 		return c[:12]
 	}
 	return c

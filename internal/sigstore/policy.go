@@ -8,6 +8,7 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
@@ -106,13 +107,13 @@ func GitHubPolicy(serverURL, repo, workflowPath, tag, commit string) Policy {
 var DefaultTriggers = []string{"push", "release", "workflow_dispatch", "schedule"}
 
 // triggerName is the shape of a GitHub Actions event name.
-var triggerName = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)
+var triggerName = lazyre.New(`^[a-z][a-z_]{0,63}$`)
 
 // CheckTrigger refuses a --signer-trigger value: not an event name, or a
 // pull_request* event.
 func CheckTrigger(t string) error {
 	switch {
-	case !triggerName.MatchString(t):
+	case !triggerName().MatchString(t):
 		return usage("signer trigger %q is not a GitHub Actions event name (such as push or release)", t)
 	case strings.HasPrefix(t, "pull_request"):
 		return usage("signer trigger %q is refused: a run for a pull request builds code from the pull request, so its signature does not vouch for a release", t)
@@ -120,7 +121,7 @@ func CheckTrigger(t string) error {
 	return nil
 }
 
-var hexDigest = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+var hexDigest = lazyre.New(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 
 func usage(format string, args ...any) error {
 	return verdict.Usagef("policy-invalid", format, args...)
@@ -209,10 +210,10 @@ func (p Policy) compile() (*compiled, error) {
 			return nil, usage("runner environment %q requires allowing self-hosted runners", p.RunnerEnvironment)
 		}
 	}
-	if p.SourceRepositoryDigest != "" && !hexDigest.MatchString(p.SourceRepositoryDigest) {
+	if p.SourceRepositoryDigest != "" && !hexDigest().MatchString(p.SourceRepositoryDigest) {
 		return nil, usage("the expected source commit %q is not a lowercase hex SHA-1 or SHA-256", p.SourceRepositoryDigest)
 	}
-	if p.BuildSignerDigest != "" && !hexDigest.MatchString(p.BuildSignerDigest) {
+	if p.BuildSignerDigest != "" && !hexDigest().MatchString(p.BuildSignerDigest) {
 		return nil, usage("the expected build signer digest %q is not a lowercase hex SHA-1 or SHA-256", p.BuildSignerDigest)
 	}
 	if p.AnyPredicateType && p.PredicateType != "" {
@@ -222,7 +223,7 @@ func (p Policy) compile() (*compiled, error) {
 		if pe.RepositoryURI == "" || pe.Ref == "" || pe.Commit == "" || pe.WorkflowPath == "" {
 			return nil, usage("provenance expectations need repository, ref, commit and workflow path (got %+v)", *pe)
 		}
-		if !hexDigest.MatchString(pe.Commit) {
+		if !hexDigest().MatchString(pe.Commit) {
 			return nil, usage("the expected provenance commit %q is not a lowercase hex SHA-1 or SHA-256", pe.Commit)
 		}
 	}

@@ -54,6 +54,7 @@ var hardening = []string{
 	"-c", "init.defaultBranch=main",
 	"-c", "advice.detachedHead=false",
 	"-c", "gc.auto=0",
+	"-c", "maintenance.auto=false",
 	"-c", "fetch.recurseSubmodules=false",
 	"-c", "core.autocrlf=false",
 }

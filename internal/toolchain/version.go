@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 )
 
 // MaxIndex bounds the mirror's index.json.
@@ -43,10 +43,10 @@ func ParseIndex(r io.Reader) ([]Release, error) {
 	return rs, nil
 }
 
-var exactVersion = regexp.MustCompile(`^v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$`)
+var exactVersion = lazyre.New(`^v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$`)
 
 // IsExact reports whether spec names one version (20.11.1 or v20.11.1).
-func IsExact(spec string) bool { return exactVersion.MatchString(strings.TrimSpace(spec)) }
+func IsExact(spec string) bool { return exactVersion().MatchString(strings.TrimSpace(spec)) }
 
 // Pick resolves spec against the releases that ship a build for platform
 // ("linux-x64"): the highest stable version that satisfies it. spec may be
