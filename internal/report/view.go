@@ -243,7 +243,7 @@ func (r *Report) verdictBox() []boxLine {
 	lines = append(lines, boxLine{"Signed by", r.signerParts()})
 	t := r.Tool
 	vparts := []boxPart{txt(strings.TrimSpace(firstNonEmpty(t.Name, "kms-verify") + " " + t.Version))}
-	if hexCommit.MatchString(t.Commit) {
+	if hexCommit().MatchString(t.Commit) {
 		vparts = append(vparts, txt(" · code at "), linked(shortCommit(t.Commit), toolCommitURL(t), true))
 	} else {
 		vparts = append(vparts, txt(" · commit unknown"))
@@ -292,7 +292,7 @@ func (r *Report) signerParts() []boxPart {
 // tag or branch (a moving ref proves nothing about what ran): only a
 // Tool.URL that ends in that exact commit is used.
 func toolCommitURL(t Tool) string {
-	if !hexCommit.MatchString(t.Commit) {
+	if !hexCommit().MatchString(t.Commit) {
 		return ""
 	}
 	if strings.HasSuffix(t.URL, "/commit/"+t.Commit) || strings.HasSuffix(t.URL, "/tree/"+t.Commit) {
