@@ -160,6 +160,10 @@ type Config struct {
 	// container); the image then provides the toolchain. Zero builds in the
 	// verifier's own image.
 	BuildImage string
+	// CacheDir is a folder kept between runs for the package managers'
+	// caches (npm, pnpm store, corepack, yarn) and the checked Node
+	// toolchains; zero keeps nothing (every run starts cold).
+	CacheDir string
 	// Artifacts lists what to rebuild and compare; at least one.
 	Artifacts []Artifact
 	// PageURL is the HTML page that loads the artifacts with SRI; required
@@ -757,6 +761,7 @@ type File struct {
 	NodeVersion               string     `yaml:"node-version"`
 	NodeMirror                string     `yaml:"node-mirror"`
 	BuildImage                string     `yaml:"build-image"`
+	CacheDir                  string     `yaml:"cache-dir"`
 	// Sites lists deployed web apps; Site is the same for a single one.
 	Sites              []Site            `yaml:"sites"`
 	Site               *Site             `yaml:"site"`
@@ -837,6 +842,7 @@ func ParseFile(data []byte, base Config) (Config, error) {
 	set(&c.NodeVersion, f.NodeVersion)
 	set(&c.NodeMirror, f.NodeMirror)
 	set(&c.BuildImage, f.BuildImage)
+	set(&c.CacheDir, f.CacheDir)
 	set(&c.CacheBustParam, f.CacheBustParam)
 	if f.FetchConcurrency != nil {
 		// Zero is a value, not "the default": refuse it rather than replace it.

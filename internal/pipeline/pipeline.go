@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/build"
+	"github.com/lukium/kms-verify-action/internal/buildcache"
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/container"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -181,6 +182,7 @@ type run struct {
 	usage     error // first usage-class stage error
 	pre       preflighted
 	tc        *toolchain.Result
+	cache     *buildcache.Cache // --cache-dir, opened on first use (stage_cache.go)
 	budget    *fetch.Budget
 	// Diagnosis of mismatches (stage_diagnose.go).
 	mismatches []diagnose.Mismatch
@@ -243,6 +245,8 @@ func (r *run) execute(ctx context.Context) {
 		return
 	}
 	r.work = work
+	// Runs last, after the checkouts are gone (see stage_cache.go).
+	defer r.releaseCache()
 	// The build's processes are dead by now (build.Run ends them all), so
 	// nothing writes into the tree while it is removed.
 	defer removeTree(work)

@@ -91,6 +91,9 @@ func preflight(cfg config.Config, pre *preflighted) error {
 		if cfg.NodeVersion != "" || cfg.NodeMirror != "" {
 			return verdict.Usagef("conflicting-inputs", "--build-image provides the toolchain, so --node-version and --node-mirror would be ignored; drop them, or drop --build-image to install Node in the verifier's image")
 		}
+		if cfg.CacheDir != "" {
+			return verdict.Usagef("conflicting-inputs", "--cache-dir is not mounted into the --build-image container, so it would be ignored; drop one of them")
+		}
 	}
 	for _, n := range cfg.BuildEnv {
 		if err := build.CheckEnvName(n); err != nil {

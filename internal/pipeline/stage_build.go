@@ -46,6 +46,10 @@ func (r *run) build(ctx context.Context) bool {
 	}
 	env = overrideEnv(env, handed)
 	env = r.withToolchain(env)
+	if env, err = r.withCache(env, r.buildUser); err != nil {
+		r.stageError("build", "", "Reproducible build", err)
+		return false
+	}
 	var logs []io.Writer
 	var logFile *os.File
 	if r.evidence != nil {

@@ -657,6 +657,9 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 	}
 	benv = overrideEnv(benv, handed)
 	benv = r.withToolchain(benv)
+	if benv, err = r.withCache(benv, user); err != nil {
+		return "", res, err
+	}
 	_, err = r.runBuild(ctx, build.Options{Dir: src, Command: r.cfg.BuildCommand, Env: benv, Timeout: r.cfg.BuildTimeout,
 		Log: io.MultiWriter(append(logs, io.Discard)...), User: user})
 	if err != nil {

@@ -24,7 +24,16 @@ func (r *run) toolchain(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, ToolchainTimeout)
 	defer cancel()
 	dir := filepath.Join(r.work, "toolchain")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if c, err := r.buildCache(); err != nil {
+		r.stageError("toolchain", "", "Release toolchain", err)
+		return false
+	} else if c != nil {
+		// Reused only when its marker names the digest SHASUMS256.txt lists.
+		if dir, err = c.Node(); err != nil {
+			r.stageError("toolchain", "", "Release toolchain", verdict.Inconclusivef(ReasonCacheUnusable, "cache-dir: %v", err))
+			return false
+		}
+	} else if err := os.Mkdir(dir, 0o755); err != nil {
 		r.stageError("toolchain", "", "Release toolchain", verdict.Inconclusivef("workspace", "%v", err))
 		return false
 	}

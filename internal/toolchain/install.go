@@ -97,7 +97,7 @@ func Install(ctx context.Context, dl Downloader, mirror, version, platform, dir 
 	out := Installed{Version: version, URL: url, SHA256: want}
 	final := filepath.Join(dir, base)
 	out.BinDir = filepath.Join(final, "bin")
-	if m, err := os.ReadFile(filepath.Join(final, markerFile)); err == nil && strings.TrimSpace(string(m)) == want {
+	if cachedInstall(final, want) {
 		out.Cached = true
 		return out, nil
 	}
@@ -130,6 +130,22 @@ func Install(ctx context.Context, dl Downloader, mirror, version, platform, dir 
 		return Installed{}, verdict.Inconclusivef(ReasonUnavailable, "toolchain folder: %v", err)
 	}
 	return out, nil
+}
+
+// cachedInstall reports whether final is an install left by an earlier run
+// from a tarball whose SHA-256 is want. final and its marker must be a real
+// folder and a regular file: a link there (the folder may be a restored
+// cache) is never followed, and the install is then made again.
+func cachedInstall(final, want string) bool {
+	if st, err := os.Lstat(final); err != nil || !st.IsDir() {
+		return false
+	}
+	marker := filepath.Join(final, markerFile)
+	if st, err := os.Lstat(marker); err != nil || !st.Mode().IsRegular() || st.Size() > 1024 {
+		return false
+	}
+	m, err := os.ReadFile(marker)
+	return err == nil && strings.TrimSpace(string(m)) == want
 }
 
 // unavailable classes a mirror error: a bad mirror URL stays a usage
