@@ -3,12 +3,14 @@ package cli_test
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
 	"github.com/lukium/kms-verify-action/internal/container"
@@ -24,13 +26,14 @@ const secretMarker = "ghs_SECRETMARKER0123456789"
 
 // fakeEngineScript is a docker client that records each call's exact
 // arguments (NUL-separated) and exact environment (/proc/self/environ) in
-// LOG, and emulates what the build needs: `run` runs `sh -c COMMAND` in the
-// mounted source folder with only the --env variables (and a PATH, as an
-// image has), in its own session whose process group id goes to LOG/run.pgid
-// ("the container"); `rm -f` records the name and kills that group, as an
-// engine kills what runs in a removed container.
+// LOG, and emulates what the build needs. Like a real client it does not run
+// the container itself: `run` hands the build to the fake daemon
+// (fakeDaemonScript) and relays its output and exit status; `rm -f NAME`
+// records the name and kills what the daemon runs for NAME, as an engine
+// kills what runs in a removed container.
 const fakeEngineScript = `#!/bin/bash
 log=LOG
+spool=LOG/spool
 cmd=$1
 n=$(ls "$log" | grep -c "^$cmd\.args" || true)
 printf '%s\0' "$@" > "$log/$cmd.args.$n"
@@ -38,30 +41,61 @@ cat /proc/$$/environ > "$log/$cmd.env.$n"
 case "$cmd" in
 run)
   shift
-  src=; envs=()
+  src=; name=; envs=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --mount) src=${2#*source=}; src=${src%%,target=*}; shift 2 ;;
       --env) envs+=("$2"); shift 2 ;;
-      --name|--user|--cap-drop|--security-opt|--workdir|--userns|--entrypoint) shift 2 ;;
+      --name) name=$2; shift 2 ;;
+      --user|--cap-drop|--security-opt|--workdir|--userns|--entrypoint) shift 2 ;;
       *) break ;;
     esac
   done
   shift # the image
-  cd "$src" || exit 125
-  setsid env -i PATH=/usr/local/bin:/usr/bin:/bin "${envs[@]}" sh "$@" &
-  echo $! > "$log/run.pgid"
-  wait $!
-  exit $?
+  printf '%s' "$src" > "$spool/$name.src"
+  printf '%s\0' "${envs[@]}" > "$spool/$name.env"
+  printf '%s\0' "$@" > "$spool/$name.cmd"
+  mv "$spool/$name.src" "$spool/$name.req"
+  while [ ! -f "$spool/$name.status" ]; do sleep 0.02; done
+  cat "$spool/$name.out"
+  exit "$(cat "$spool/$name.status")"
   ;;
 rm)
   echo "$*" >> "$log/rm.log"
-  [ -f "$log/run.pgid" ] && kill -KILL -- "-$(cat "$log/run.pgid")" 2>/dev/null
+  name=$3
+  [ -f "$spool/$name.pgid" ] && kill -KILL -- "-$(cat "$spool/$name.pgid")" 2>/dev/null
   exit 0
   ;;
 ps) exit 0 ;;
 esac
 exit 64
+`
+
+// fakeDaemonScript runs each build fakeEngineScript hands it ("the
+// container"): in the mounted source folder, with only the --env variables
+// and an image's PATH, in a session of its own whose process group id goes
+// to SPOOL/NAME.pgid. It is started by the test, not by the client, so a
+// build it runs is outside the client's process tree, as a real container
+// is: only rm -f ends it.
+const fakeDaemonScript = `#!/bin/bash
+spool=$1
+while :; do
+  for req in "$spool"/*.req; do
+    [ -e "$req" ] || continue
+    name=$(basename "$req" .req)
+    src=$(cat "$req"); rm "$req"
+    mapfile -d '' envs < "$spool/$name.env"
+    mapfile -d '' args < "$spool/$name.cmd"
+    (
+      cd "$src" || { echo 125 > "$spool/$name.status"; exit; }
+      setsid env -i PATH=/usr/local/bin:/usr/bin:/bin "${envs[@]}" sh "${args[@]}" > "$spool/$name.out" 2>&1 < /dev/null &
+      echo $! > "$spool/$name.pgid"
+      wait $!
+      echo $? > "$spool/$name.st"; mv "$spool/$name.st" "$spool/$name.status"
+    ) &
+  done
+  sleep 0.02
+done
 `
 
 // fakeEngine puts a fake docker first on PATH and returns the env for run
@@ -72,10 +106,19 @@ func fakeEngine(t *testing.T) (map[string]string, string) {
 		t.Skip("the fake engine needs bash")
 	}
 	bin, log := t.TempDir(), t.TempDir()
+	spool := filepath.Join(log, "spool")
+	if err := os.Mkdir(spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	script := strings.ReplaceAll(fakeEngineScript, "LOG", "'"+log+"'")
 	if err := os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	daemon := exec.Command("/bin/bash", "-c", fakeDaemonScript, "fake-daemon", spool)
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = daemon.Process.Kill(); _ = daemon.Wait() })
 	return map[string]string{
 		"PATH":        bin + ":" + os.Getenv("PATH"),
 		"DOCKER_HOST": "unix:///fake/docker.sock",
@@ -255,11 +298,9 @@ func TestBuildImageTimeoutRemovesTheContainer(t *testing.T) {
 	if string(rm) != "-f "+args[2]+"\n" && string(rm) != "rm -f "+args[2]+"\n" {
 		t.Errorf("rm -f %s was not called once: %q", args[2], rm)
 	}
-	// The "container" (its process group) is gone: nothing survives. (The
-	// fake's processes are reparented to the verifier, whose own end of the
-	// build kills them too; a real engine's are not, so the rm -f above is
-	// what this test is about.)
-	b, err := os.ReadFile(filepath.Join(log, "run.pgid"))
+	// The "container" (its process group, outside the client's process
+	// tree, as a real container is) is gone: nothing survives.
+	b, err := os.ReadFile(filepath.Join(log, "spool", args[2]+".pgid"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,10 +308,36 @@ func TestBuildImageTimeoutRemovesTheContainer(t *testing.T) {
 	if pgid <= 1 {
 		t.Fatalf("pgid %q", b)
 	}
-	if err := syscall.Kill(-pgid, 0); err == nil {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		t.Errorf("the build's processes survived the timeout")
+	// SIGKILL is sent by rm -f; wait (bounded) for the killed processes to
+	// die (zombies are dead: the test process, a subreaper since the
+	// build, does not reap orphans it never started).
+	for end := time.Now().Add(10 * time.Second); liveInGroup(pgid) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			t.Fatal("the build's processes survived the timeout")
+		}
 	}
+}
+
+// liveInGroup counts the processes of process group pgid that are not zombies.
+func liveInGroup(pgid int) int {
+	n := 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:])) // state, ppid, pgrp, ...
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			n++
+		}
+	}
+	return n
 }
 
 func TestBuildImageUsageErrors(t *testing.T) {
