@@ -93,12 +93,13 @@ const parallelMin = 16 << 10
 // first large write, allocate nothing per write, and end when the Hasher is
 // garbage collected. The zero value is not usable; call NewHasher.
 type Hasher struct {
-	size    int64
-	h256    hash.Hash
-	h384    hash.Hash
-	h512    hash.Hash // nil unless WithSHA512
-	workers []chan []byte
-	done    chan struct{}
+	size     int64
+	h256     hash.Hash
+	h384     hash.Hash
+	h512     hash.Hash // nil unless WithSHA512
+	workers  []chan []byte
+	done     chan struct{}
+	inflight bool // begin handed a chunk to the workers; end not yet called
 }
 
 // NewHasher returns a Hasher ready for writing.
@@ -110,16 +111,16 @@ func NewHasher(opts ...Option) *Hasher {
 	return h
 }
 
-// start launches one worker per hash besides SHA-256. The workers hold the
-// channels and their hash, never the Hasher, so it can be collected; its
-// cleanup closes the channels and the workers end.
+// start launches one worker per hash. The workers hold the channels and
+// their hash, never the Hasher, so it can be collected; its cleanup closes
+// the channels and the workers end.
 func (h *Hasher) start() {
-	others := []hash.Hash{h.h384}
+	all := []hash.Hash{h.h256, h.h384}
 	if h.h512 != nil {
-		others = append(others, h.h512)
+		all = append(all, h.h512)
 	}
-	h.done = make(chan struct{}, len(others))
-	for _, hh := range others {
+	h.done = make(chan struct{}, len(all))
+	for _, hh := range all {
 		jobs := make(chan []byte)
 		h.workers = append(h.workers, jobs)
 		go func(hh hash.Hash, jobs <-chan []byte, done chan<- struct{}) {
@@ -136,8 +137,9 @@ func (h *Hasher) start() {
 	}, h.workers)
 }
 
-// Write hashes p. It never fails.
-func (h *Hasher) Write(p []byte) (int, error) {
+// begin starts hashing p: inline when it is small, else on every worker at
+// once. p must not change until end returns.
+func (h *Hasher) begin(p []byte) {
 	h.size += int64(len(p))
 	if len(p) < parallelMin {
 		h.h256.Write(p)
@@ -145,7 +147,7 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		if h.h512 != nil {
 			h.h512.Write(p)
 		}
-		return len(p), nil
+		return
 	}
 	if h.workers == nil {
 		h.start()
@@ -153,10 +155,24 @@ func (h *Hasher) Write(p []byte) (int, error) {
 	for _, w := range h.workers {
 		w <- p
 	}
-	h.h256.Write(p)
+	h.inflight = true
+}
+
+// end waits until every hash has consumed what begin handed it.
+func (h *Hasher) end() {
+	if !h.inflight {
+		return
+	}
 	for range h.workers {
 		<-h.done
 	}
+	h.inflight = false
+}
+
+// Write hashes p. It never fails, and p is not touched after it returns.
+func (h *Hasher) Write(p []byte) (int, error) {
+	h.begin(p)
+	h.end()
 	return len(p), nil
 }
 
@@ -182,12 +198,36 @@ func (h *Hasher) Sum() Sum {
 // ErrTooLarge. A read error is returned as an ErrInconclusive-class error
 // with reason "read-error".
 func Reader(r io.Reader, max int64, opts ...Option) (Sum, error) {
-	h := NewHasher(opts...)
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	if err := copyBounded(h, r, max, *bp); err != nil {
-		return Sum{}, err
+	if max < 0 {
+		max = 0
 	}
+	h := NewHasher(opts...)
+	// Two buffers: the next chunk is read while the hashes consume the
+	// previous one, so reading costs no wall time on top of hashing.
+	b0, b1 := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	defer bufPool.Put(b0)
+	defer bufPool.Put(b1)
+	bufs := [2][]byte{*b0, *b1}
+	defer h.end() // never leave a worker holding a buffer that goes back to the pool
+	lr := &io.LimitedReader{R: r, N: max + 1}
+	var n int64
+	for cur := 0; ; cur ^= 1 {
+		k, err := io.ReadFull(lr, bufs[cur])
+		if k > 0 {
+			h.end()
+			if n += int64(k); n > max {
+				return Sum{}, TooLarge(max)
+			}
+			h.begin(bufs[cur][:k])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return Sum{}, verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("read: %w", err))
+		}
+	}
+	h.end()
 	return h.Sum(), nil
 }
 
