@@ -914,3 +914,40 @@ func TestOutputsAndReproduceLine(t *testing.T) {
 		t.Errorf("non-empty evidence folder: exit %d %q", res.code, res.stderr)
 	}
 }
+
+// TestTrustPrefetchFailedBuildNeverPasses: the trusted root loads beside the
+// build; a build that fails is the run's outcome whatever the load does, and
+// the load still running is ended with the run (run bounds it: a hang fails).
+func TestTrustPrefetchFailedBuildNeverPasses(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	hole := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hole.Close)
+	rootFile := filepath.Join(t.TempDir(), "root.json")
+	if err := os.WriteFile(rootFile, tuf.DefaultRoot(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCDN(t, serve(artifact))
+	args := verifyArgs(w, c, sign(t, w, artifact, goodID(w)))
+	for i, a := range args {
+		if a == "--trusted-root" {
+			args = append(args[:i:i], args[i+2:]...)
+			break
+		}
+	}
+	for i, a := range args {
+		if a == "--build-command" {
+			args[i+1] = "exit 7"
+		}
+	}
+	args = append(args, "--tuf-url", hole.URL, "--tuf-root", rootFile)
+	res := run(t, runOpts{http: fetch.NewClient(time.Minute)}, args...)
+	if res.code != cli.ExitInconclusive || res.rep.Reason != "build-failed" {
+		t.Fatalf("exit %d reason %q, want 2 build-failed\n%s", res.code, res.rep.Reason, res.stdout)
+	}
+	if ck, ok := res.check("signature"); ok && ck.Status == verdict.StatusPass {
+		t.Fatal("a signature passed after a failed build")
+	}
+}

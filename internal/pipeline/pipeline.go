@@ -183,6 +183,7 @@ type run struct {
 	pre       preflighted
 	tc        *toolchain.Result
 	cache     *buildcache.Cache // --cache-dir, opened on first use (stage_cache.go)
+	prefetch  *trustPrefetch    // trusted root loading beside the build (trust_prefetch.go)
 	budget    *fetch.Budget
 	// Diagnosis of mismatches (stage_diagnose.go).
 	mismatches []diagnose.Mismatch
@@ -287,6 +288,9 @@ func (r *run) execute(ctx context.Context) {
 	if !ok {
 		return
 	}
+	// Independent of the build: the trusted root loads beside it.
+	r.prefetchTrust(ctx)
+	defer r.stopTrust() // before the work folder is removed
 	r.stage("build", func() { ok = r.build(ctx) })
 	r.buildEnd = r.d.Now()
 	if ok && len(r.cfg.Sites) > 0 {

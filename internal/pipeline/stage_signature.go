@@ -121,7 +121,18 @@ func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 	if r.pre.trust != nil {
 		return r.pre.trust, nil // --trusted-root, parsed once in preflight
 	}
+	if r.prefetch != nil {
+		r.d.Log.Logf("Sigstore trusted root (%s): loaded while the build ran", r.trustLabel())
+		return r.awaitTrust(ctx)
+	}
 	r.d.Log.Logf("Loading the Sigstore trusted root (%s)", r.trustLabel())
+	return r.loadTrustedRoot(ctx)
+}
+
+// loadTrustedRoot loads the trusted root from --trusted-root or TUF. It
+// logs nothing and changes nothing of r: prefetchTrust runs it beside the
+// build.
+func (r *run) loadTrustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 	var tufRoot []byte
 	if r.cfg.TUFRoot != "" {
 		var err error
