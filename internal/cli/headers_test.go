@@ -72,6 +72,10 @@ func headersCDN(t *testing.T, page string, mutate func(path string, h http.Heade
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Set before serving: the handler runs for concurrent requests.
+	if page == "" {
+		page = fmt.Sprintf(`<!doctype html><script type="module" integrity="%s" src="/%s"></script>`, sri384(artifact), artifactName)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for k, v := range rules.For(r.URL.EscapedPath()) {
 			w.Header()[k] = v
@@ -82,9 +86,6 @@ func headersCDN(t *testing.T, page string, mutate func(path string, h http.Heade
 		switch r.URL.Path {
 		case "/kms.html":
 			w.Header().Set("Content-Type", "text/html")
-			if page == "" {
-				page = fmt.Sprintf(`<!doctype html><script type="module" integrity="%s" src="/%s"></script>`, sri384(artifact), artifactName)
-			}
 			_, _ = w.Write([]byte(page))
 		case "/" + artifactName:
 			w.Header().Set("Content-Type", "text/javascript")

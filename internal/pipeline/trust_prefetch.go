@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
 // trustPrefetch is the Sigstore trusted root loading while the build runs:
@@ -53,7 +55,7 @@ func (r *run) awaitTrust(ctx context.Context) (root.TrustedMaterial, error) {
 	case <-p.done:
 		return p.tm, p.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, verdict.Inconclusivef("trusted-root-unavailable", "the Sigstore trusted root was not loaded in time: %v", ctx.Err())
 	}
 }
 
