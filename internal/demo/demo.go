@@ -8,7 +8,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -39,24 +38,13 @@ var CommitDate = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // AppFiles reads the demo app's source files from fsys.
 func AppFiles(fsys fs.FS) (map[string]string, error) {
-	files := map[string]string{}
-	base := Root + "/app"
-	err := fs.WalkDir(fsys, base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		files[strings.TrimPrefix(p, base+"/")] = string(data)
-		return nil
-	})
+	src, err := readTree(fsys, Root+"/app")
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
 	}
-	if len(files) == 0 {
-		return nil, errors.New("demo app: no files under " + base)
+	files := make(map[string]string, len(src))
+	for k, v := range src {
+		files[k] = string(v)
 	}
 	return files, nil
 }
