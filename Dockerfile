@@ -1,8 +1,11 @@
 # kms-verify GitHub Action image.
 #
-# Stage 1 builds a static, trimmed, reproducible binary. Stage 2 is the
-# runtime: Node LTS (for the user's build command) with git to clone the
-# release and corepack so pnpm and yarn work.
+# Stage 1 builds a trimmed, reproducible binary. It is built with cgo so that
+# it can hash with the system's OpenSSL libcrypto (loaded with dlopen at run
+# time; see internal/digest/backend.go), so it links the C library
+# dynamically: both stages are Debian bookworm, so the runtime has the same
+# glibc. Stage 2 is the runtime: Node LTS (for the user's build command) with
+# git to clone the release, corepack so pnpm and yarn work, and libssl3.
 #
 # Base images are pinned by tag. For a release, pin them by digest as well
 # (FROM image:tag@sha256:...); digests cannot be resolved offline here.
@@ -12,7 +15,7 @@
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
-ENV CGO_ENABLED=0 GOFLAGS=-mod=readonly
+ENV CGO_ENABLED=1 GOFLAGS=-mod=readonly
 COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY *.go ./
@@ -22,14 +25,14 @@ COPY testdata/ ./testdata/
 # link to the verifier's code (the release workflow passes both).
 ARG VERSION=dev
 ARG COMMIT=
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid= \
+RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w -buildid= \
       -X github.com/lukium/kms-verify-action/internal/version.version=${VERSION} \
       -X github.com/lukium/kms-verify-action/internal/version.commit=${COMMIT}" \
     -o /out/kms-verify .
 
 FROM node:24-bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git ca-certificates \
+    && apt-get install -y --no-install-recommends git ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && corepack enable
 # Corepack downloads the package manager a project pins; never prompt for it.

@@ -21,6 +21,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/conformance"
 	"github.com/lukium/kms-verify-action/internal/container"
+	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
 	"github.com/lukium/kms-verify-action/internal/pipeline"
@@ -102,7 +103,7 @@ func Main(ctx context.Context, e Env) int {
 	case "action":
 		return runAction(ctx, e)
 	case "version", "--version":
-		fmt.Fprintf(e.Stdout, "kms-verify %s\n", Version())
+		fmt.Fprintf(e.Stdout, "kms-verify %s\nSHA-384: %s\n", Version(), digest.Backend())
 		return ExitVerified
 	case "help", "-h", "--help":
 		fmt.Fprint(e.Stdout, mainUsage)
@@ -150,7 +151,8 @@ const ToolRepo = "https://github.com/lukium/kms-verify-action"
 // (GITHUB_ACTION_REF "v1" moves) is named but never linked.
 func toolInfo(getenv func(string) string, inActions bool) report.Tool {
 	info := version.Get()
-	t := report.Tool{Name: "kms-verify", Version: info.Version, Commit: info.Commit}
+	// digest.Backend also loads libcrypto now, before any build runs.
+	t := report.Tool{Name: "kms-verify", Version: info.Version, Commit: info.Commit, Hashing: digest.Backend()}
 	repoURL := ToolRepo
 	if inActions {
 		repo, ref := getenv("GITHUB_ACTION_REPOSITORY"), getenv("GITHUB_ACTION_REF")

@@ -8,7 +8,6 @@ package digest
 
 import (
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -78,7 +77,7 @@ func (s *Sum) digest(alg string) []byte {
 type Option func(*Hasher)
 
 // WithSHA512 adds SHA-512 to the digests computed.
-func WithSHA512() Option { return func(h *Hasher) { h.h512 = sha512.New() } }
+func WithSHA512() Option { return func(h *Hasher) { h.h512 = newSHA512() } }
 
 // parallelMin is the smallest write hashed on several cores: below it the
 // cost of handing the bytes to another goroutine exceeds the gain.
@@ -104,7 +103,7 @@ type Hasher struct {
 
 // NewHasher returns a Hasher ready for writing.
 func NewHasher(opts ...Option) *Hasher {
-	h := &Hasher{h256: sha256.New(), h384: sha512.New384()}
+	h := &Hasher{h256: sha256.New(), h384: newSHA384()}
 	for _, o := range opts {
 		o(h)
 	}

@@ -75,6 +75,9 @@ type Tool struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit"`
 	URL     string `json:"url"` // link to the verifier's code at Commit
+	// Hashing names the SHA-384/SHA-512 implementation (digest.Backend):
+	// the system's OpenSSL libcrypto or Go's crypto/sha512.
+	Hashing string `json:"hashing,omitempty"`
 }
 
 // Run identifies the GitHub Actions run that produced the report.

@@ -1,0 +1,5 @@
+//go:build !cgo || !linux || purego
+
+package digest
+
+const libcryptoBuild = false
