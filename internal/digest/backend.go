@@ -73,7 +73,7 @@ func newSHA512() hash.Hash {
 // Sum in the middle (which must not disturb the state) and a Reset.
 func selfTest(newHash func(alg int) hash.Hash) error {
 	kat := []struct {
-		alg       int
+		alg      int
 		in, want string
 	}{
 		{algSHA384, "abc", "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"},
