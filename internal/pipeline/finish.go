@@ -10,6 +10,7 @@ import (
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/diagnose"
 	"github.com/lukium/kms-verify-action/internal/digest"
+	"github.com/lukium/kms-verify-action/internal/headers"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/sigstore"
 	"github.com/lukium/kms-verify-action/internal/site"
@@ -102,6 +103,12 @@ func message(v verdict.Verdict, checks []verdict.Check, src source.Result, cfg c
 				return fmt.Sprintf("ROLLBACK: the CDN serves an earlier release for %s: %s", c.Subject, detail)
 			case diagnose.ReasonCDNRewrite:
 				return fmt.Sprintf("CDN REWRITE SUSPECTED for %s: %s", c.Subject, detail)
+			case headers.ReasonHeaderMismatch:
+				// The bytes may all match: a header is not bytes of code, and a
+				// CDN setting can drop it as well as an attacker can.
+				return fmt.Sprintf("HEADERS DIFFER FROM THE RELEASE: %s is not served as the release declares (%s); browsers get weaker protection than the release ships, by CDN configuration or by tampering", c.Subject, detail)
+			case headers.ReasonHeaderPolicy:
+				return fmt.Sprintf("HEADER POLICY BROKEN: %s breaks the configured header policy: %s", c.Subject, detail)
 			}
 			if c.ID == compare.IDPageIntegrity {
 				return fmt.Sprintf("The page does not pin the verified bytes for %s (check %q): %s", c.Subject, c.ID, detail)

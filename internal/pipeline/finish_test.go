@@ -3,10 +3,16 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/compare"
+	"github.com/lukium/kms-verify-action/internal/config"
+	"github.com/lukium/kms-verify-action/internal/diagnose"
+	"github.com/lukium/kms-verify-action/internal/headers"
 	"github.com/lukium/kms-verify-action/internal/report"
+	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -34,6 +40,34 @@ func TestEvidenceNotWrittenIsNotVerified(t *testing.T) {
 		}
 		if r.rep.Verdict != want || r.rep.Reason != reason {
 			t.Errorf("broken=%v: %s/%s, want %s/%s", broken, r.rep.Verdict, r.rep.Reason, want, reason)
+		}
+	}
+}
+
+// TestHeadlineNamesTheFirstFailure: the headline says what kind of failure
+// the first failing check is, and says "tampering" only where bytes differ.
+func TestHeadlineNamesTheFirstFailure(t *testing.T) {
+	t.Parallel()
+	fail := func(id, subject, reason string) verdict.Check {
+		return verdict.Check{ID: id, Subject: subject, Title: id, Status: verdict.StatusFail, Reason: reason, Message: "why"}
+	}
+	cases := []struct {
+		checks []verdict.Check
+		prefix string
+	}{
+		{[]verdict.Check{fail("headers", "/kms.html Content-Security-Policy", headers.ReasonHeaderMismatch)}, "HEADERS DIFFER FROM THE RELEASE: /kms.html Content-Security-Policy"},
+		{[]verdict.Check{fail("header-policy", "/kms.html Content-Security-Policy", headers.ReasonHeaderPolicy)}, "HEADER POLICY BROKEN: /kms.html"},
+		{[]verdict.Check{fail("sha256", "kms.mjs", compare.ReasonTampered), fail("headers", "/kms.html X", headers.ReasonHeaderMismatch)}, "POSSIBLE TAMPERING: check \"sha256\""},
+		{[]verdict.Check{fail("sha256", "kms.mjs", diagnose.ReasonRollback)}, "ROLLBACK:"},
+	}
+	for _, c := range cases {
+		v, _ := verdict.Combine(c.checks)
+		got := message(v, c.checks, source.Result{}, config.Config{})
+		if !strings.HasPrefix(got, c.prefix) {
+			t.Errorf("headline %q, want it to start with %q", got, c.prefix)
+		}
+		if strings.HasPrefix(c.prefix, "HEADER") && strings.Contains(got, "TAMPERING") {
+			t.Errorf("a header failure is headlined as tampering: %q", got)
 		}
 	}
 }
