@@ -138,7 +138,7 @@ var verifyOptions = []option{
 		c.FetchTimeout, err = config.ParseDuration("--fetch-timeout", v)
 		return err
 	}},
-	{name: "fetch-budget", usage: "total time every fetch of the run may take together, retries and Retry-After waits included (default 2m); a stalling server is exit 2 when it is spent", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
+	{name: "fetch-budget", usage: "total time every fetch of the run may take together (counted only while some fetch is in progress), retries and Retry-After waits included (default 2m); a stalling server is exit 2 when it is spent", set: func(c *config.Config, _ *config.Artifact, v string) (err error) {
 		c.FetchBudget, err = config.ParseDuration("--fetch-budget", v)
 		return err
 	}},

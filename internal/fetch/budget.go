@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
@@ -16,24 +17,37 @@ const DefaultBudget = 2 * time.Minute
 // the errors (reason "fetch-budget") of requests and waits it cut short.
 var ErrBudget = errors.New("fetch budget spent")
 
-// Budget is the total time every fetch of a run may take together, on top
-// of each request's own timeout: a stalling server (slow headers, a body
-// that trickles) and retries with their Retry-After waits all end when it
-// is spent. It is safe for concurrent use. A nil *Budget is no budget.
+// Budget is the total time a run may spend fetching, on top of each
+// request's own timeout: a stalling server (slow headers, a body that
+// trickles) and retries with their Retry-After waits all end when it is
+// spent. It is safe for concurrent use. A nil *Budget is no budget.
+//
+// It counts only the time during which at least one fetch is in progress
+// (a request, its body, or a wait to retry), not the time between fetches.
+// A run fetches while its build runs and again after it (site files,
+// frames): a long build must not leave the later fetches without budget,
+// and a budget spent by a stalling server while the build ran is still
+// spent. While fetches are in progress the budget runs on the real clock,
+// so every fetch of one busy period shares one deadline.
 type Budget struct {
-	total    time.Duration
-	deadline time.Time
-	now      func() time.Time
+	total time.Duration
+	now   func() time.Time
+
+	mu     sync.Mutex
+	used   time.Duration // by the busy periods that ended
+	active int           // fetches in progress
+	since  time.Time     // start of the busy period when active > 0
 }
 
-// NewBudget starts a budget of total (DefaultBudget when total <= 0) now.
-// It reads the real clock, not an injected one: the deadline is enforced
-// with context deadlines, which use the real clock, and the two must agree.
+// NewBudget returns a budget of total (DefaultBudget when total <= 0); it
+// runs only while fetches are in progress. It reads the real clock, not an
+// injected one: the deadline is enforced with context deadlines, which use
+// the real clock, and the two must agree.
 func NewBudget(total time.Duration) *Budget {
 	if total <= 0 {
 		total = DefaultBudget
 	}
-	return &Budget{total: total, deadline: time.Now().Add(total), now: time.Now}
+	return &Budget{total: total, now: time.Now}
 }
 
 // Total is the whole budget.
@@ -41,15 +55,46 @@ func (b *Budget) Total() time.Duration { return b.total }
 
 // Remaining is what is left of the budget (never negative).
 func (b *Budget) Remaining() time.Duration {
-	return max(b.deadline.Sub(b.now()), 0)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	used := b.used
+	if b.active > 0 {
+		used += b.now().Sub(b.since)
+	}
+	return max(b.total-used, 0)
 }
 
-// context bounds ctx by the budget's deadline, with ErrBudget as the cause.
+// context bounds ctx by the budget, with ErrBudget as the cause: the fetch
+// counts as in progress until the returned cancel is called. The deadline
+// is the end of the current busy period's allowance, which holds while
+// this fetch keeps the period going.
 func (b *Budget) context(ctx context.Context) (context.Context, context.CancelFunc) {
 	if b == nil {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadlineCause(ctx, b.deadline, ErrBudget)
+	b.mu.Lock()
+	if b.active == 0 {
+		b.since = b.now()
+	}
+	b.active++
+	deadline := b.since.Add(max(b.total-b.used, 0))
+	b.mu.Unlock()
+	c, cancel := context.WithDeadlineCause(ctx, deadline, ErrBudget)
+	var once sync.Once
+	return c, func() {
+		cancel()
+		once.Do(b.release)
+	}
+}
+
+// release ends one fetch; the last one ends the busy period.
+func (b *Budget) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active--
+	if b.active == 0 {
+		b.used = min(b.used+b.now().Sub(b.since), b.total)
+	}
 }
 
 // spent reports whether ctx ended because of the budget.

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -127,5 +128,83 @@ func TestBudgetIsShared(t *testing.T) {
 	wantErr(t, err, verdict.ErrInconclusive, "fetch-budget")
 	if b.Remaining() != 0 || count.Load() > 1 {
 		t.Errorf("remaining %v, fast server saw %d requests", b.Remaining(), count.Load())
+	}
+}
+
+// TestBudgetCountsOnlyFetching: the budget runs while at least one fetch
+// is in progress and stands still between fetches (a run's build happens
+// between them); overlapping fetches share one busy period.
+func TestBudgetCountsOnlyFetching(t *testing.T) {
+	t.Parallel()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := NewBudget(10 * time.Second)
+	b.now = func() time.Time { return clock }
+	advance := func(d time.Duration) { clock = clock.Add(d) }
+	deadline := func(ctx context.Context) time.Time {
+		t.Helper()
+		d, ok := ctx.Deadline()
+		if !ok {
+			t.Fatal("no deadline")
+		}
+		return d
+	}
+
+	advance(time.Hour) // nothing fetched yet: nothing spent
+	if got := b.Remaining(); got != 10*time.Second {
+		t.Fatalf("before any fetch: remaining %v", got)
+	}
+	ctx1, done1 := b.context(t.Context())
+	if got, want := deadline(ctx1), clock.Add(10*time.Second); !got.Equal(want) {
+		t.Errorf("first deadline %v, want %v", got, want)
+	}
+	advance(2 * time.Second)
+	ctx2, done2 := b.context(t.Context()) // joins the busy period
+	if !deadline(ctx2).Equal(deadline(ctx1)) {
+		t.Errorf("overlapping fetches have deadlines %v and %v", deadline(ctx1), deadline(ctx2))
+	}
+	advance(time.Second)
+	done1()
+	done1() // a second call changes nothing
+	advance(time.Second)
+	if got := b.Remaining(); got != 6*time.Second {
+		t.Errorf("while the second fetch runs: remaining %v, want 6s", got)
+	}
+	done2()
+	advance(10 * time.Minute) // the build runs: the budget stands still
+	if got := b.Remaining(); got != 6*time.Second {
+		t.Errorf("between fetches: remaining %v, want 6s", got)
+	}
+	ctx3, done3 := b.context(t.Context())
+	if got, want := deadline(ctx3), clock.Add(6*time.Second); !got.Equal(want) {
+		t.Errorf("after the pause: deadline %v, want %v", got, want)
+	}
+	advance(time.Minute) // a stall past the budget
+	done3()
+	if got := b.Remaining(); got != 0 {
+		t.Errorf("after a stall: remaining %v, want 0", got)
+	}
+	ctx4, done4 := b.context(t.Context())
+	defer done4()
+	if got := deadline(ctx4); !got.Equal(clock) {
+		t.Errorf("a fetch after the budget ran out: deadline %v, want now (%v)", got, clock)
+	}
+}
+
+// TestBudgetStandsStillBetweenFetches: with the real clock, a pause longer
+// than the whole budget leaves a later fetch its allowance.
+func TestBudgetStandsStillBetweenFetches(t *testing.T) {
+	t.Parallel()
+	fast, count := serve(t, func(w http.ResponseWriter, _ *http.Request, _ int) { io.WriteString(w, body) })
+	b := NewBudget(time.Second)
+	for i := range 2 {
+		if _, err := ToFile(t.Context(), NewClient(time.Minute), fast.URL, "", Options{Budget: b}); err != nil {
+			t.Fatalf("fetch %d: %v", i+1, err)
+		}
+		if i == 0 {
+			time.Sleep(1200 * time.Millisecond) // longer than the budget, fetching nothing
+		}
+	}
+	if count.Load() != 2 || b.Remaining() == 0 {
+		t.Errorf("%d requests, remaining %v", count.Load(), b.Remaining())
 	}
 }

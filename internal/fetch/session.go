@@ -156,28 +156,55 @@ func (s *Session) CacheBustParam() string { return s.o.CacheBustParam }
 // per target, in order. A URL already fetched with a profile during this
 // session (or in flight) is not fetched again: its copy is shared.
 func (s *Session) Fetch(ctx context.Context, targets []Target) []Fetched {
+	return s.Start(ctx, targets)()
+}
+
+// Start is Fetch in the background: it claims every target's copies now,
+// in order, fetches them under ctx, and returns a function that waits for
+// them all and returns what Fetch would (it may be called more than once).
+// A later Fetch or Start of the same URL and profile shares the claimed
+// copy instead of fetching again, waiting for it within its own ctx. The
+// first claim of a URL and profile decides its Target (destination,
+// referrer, size bound), so claims made in the same order give the same
+// copies whether they overlap or not. Every goroutine Start makes has ended
+// (and removed its partial file) when wait returns.
+func (s *Session) Start(ctx context.Context, targets []Target) (wait func() []Fetched) {
 	out := make([]Fetched, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		out[i] = Fetched{Target: t, Copies: make([]Copy, len(s.profiles))}
 		for j, p := range s.profiles {
+			c := s.claim(t, p)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out[i].Copies[j] = s.copy(ctx, t, p)
+				out[i].Copies[j] = s.copy(ctx, t, c)
 			}()
 		}
 	}
-	wg.Wait()
-	return out
+	return func() []Fetched {
+		wg.Wait()
+		return out
+	}
 }
 
-// copy returns the profile's copy of t, fetching it unless this session
-// already has (or is fetching) it.
-func (s *Session) copy(ctx context.Context, t Target, profile string) Copy {
+// claimed is one profile's copy of a target as claimed by Start: the entry
+// to fill (owner) or to wait for.
+type claimed struct {
+	profile, reqURL string
+	u               *url.URL
+	e               *entry
+	owner           bool
+	n               int
+	err             error // an invalid URL: nothing claimed
+}
+
+// claim registers the profile's copy of t unless this session already has
+// (or is fetching) it.
+func (s *Session) claim(t Target, profile string) claimed {
 	u, err := ValidateURL(t.URL)
 	if err != nil {
-		return Copy{Profile: profile, URL: t.URL, Result: Result{URL: t.URL}, Err: err}
+		return claimed{profile: profile, reqURL: t.URL, err: err}
 	}
 	reqURL := t.URL
 	if profile == ProfileCacheBust {
@@ -185,15 +212,25 @@ func (s *Session) copy(ctx context.Context, t Target, profile string) Copy {
 	}
 	key := cacheKey{profile, reqURL}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	e, seen := s.cache[key]
 	if !seen {
 		e = &entry{done: make(chan struct{})}
 		s.cache[key] = e
 		s.n++
 	}
-	n := s.n
-	s.mu.Unlock()
-	if seen {
+	return claimed{profile: profile, reqURL: reqURL, u: u, e: e, owner: !seen, n: s.n}
+}
+
+// copy returns the claimed copy of t: fetched here by its owner, waited
+// for (within ctx) otherwise.
+func (s *Session) copy(ctx context.Context, t Target, c claimed) Copy {
+	profile, reqURL, u := c.profile, c.reqURL, c.u
+	if c.err != nil {
+		return Copy{Profile: profile, URL: reqURL, Result: Result{URL: reqURL}, Err: c.err}
+	}
+	e := c.e
+	if !c.owner {
 		select {
 		case <-e.done:
 			return e.copy
@@ -222,7 +259,7 @@ func (s *Session) copy(ctx context.Context, t Target, profile string) Copy {
 	if t.MaxSize > 0 {
 		o.MaxSize = t.MaxSize
 	}
-	path := filepath.Join(s.o.Dir, fmt.Sprintf("copy-%d", n))
+	path := filepath.Join(s.o.Dir, fmt.Sprintf("copy-%d", c.n))
 	res, err := ToFile(ctx, s.c, reqURL, path, o)
 	e.copy.Result, e.copy.Err = res, err
 	if err == nil {

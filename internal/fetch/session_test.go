@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -291,5 +292,44 @@ func TestDestFor(t *testing.T) {
 		if got := DestFor(in); got != want {
 			t.Errorf("DestFor(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSessionStartClaimsInOrder: Start claims its copies at once, so a
+// later Fetch of the same URL shares them (one request per profile) and
+// gets the first claim's target (here its size bound), whatever finishes
+// first; a Fetch that gives up waiting does not end the claimed fetch.
+func TestSessionStartClaimsInOrder(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv, count := serve(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		<-release
+		io.WriteString(w, body)
+	})
+	s := newSession(t, SessionOptions{})
+	u := srv.URL + "/app.js"
+	wait := s.Start(t.Context(), []Target{{URL: u, Dest: DestScript, MaxSize: 3}})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	gaveUp := s.Fetch(ctx, []Target{{URL: u}})[0]
+	for _, cp := range gaveUp.Copies {
+		if verdict.ReasonOf(cp.Err) != "network-error" || !errors.Is(cp.Err, context.Canceled) {
+			t.Errorf("%s: a waiter whose context ended got %v", cp.Profile, cp.Err)
+		}
+	}
+	close(release)
+	later := s.Fetch(t.Context(), []Target{{URL: u, MaxSize: 1 << 20}})[0]
+	first := wait()[0]
+	if got := count.Load(); got != 3 {
+		t.Errorf("server saw %d requests, want 3 (one per profile)", got)
+	}
+	for i, cp := range later.Copies {
+		if verdict.ReasonOf(cp.Err) != "too-large" || cp.Err != first.Copies[i].Err {
+			t.Errorf("%s: later copy %v, first %v; want the first claim's too-large", cp.Profile, cp.Err, first.Copies[i].Err)
+		}
+	}
+	if first.Target.MaxSize != 3 || later.Target.MaxSize != 1<<20 {
+		t.Errorf("targets = %+v, %+v", first.Target, later.Target)
 	}
 }
