@@ -1,85 +1,15 @@
 package cli_test
 
 import (
-	"crypto"
-	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
 	"github.com/lukium/kms-verify-action/internal/testkit/sigstorekit"
+	"github.com/lukium/kms-verify-action/internal/testkit/tufkit"
 )
-
-// tufServer serves a minimal signed TUF repository whose only target is
-// trustedRoot; it returns its URL, its root.json and a request counter.
-func tufServer(t *testing.T, trustedRoot []byte) (string, []byte, *atomic.Int32) {
-	t.Helper()
-	exp := time.Now().AddDate(1, 0, 0)
-	root, targets := metadata.Root(exp), metadata.Targets(exp)
-	snapshot, timestamp := metadata.Snapshot(exp), metadata.Timestamp(exp)
-	tf, err := metadata.TargetFile().FromBytes("trusted_root.json", trustedRoot, "sha256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets.Signed.Targets["trusted_root.json"] = tf
-	signers := map[string]signature.Signer{}
-	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
-		pub, priv, err := ed25519.GenerateKey(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := metadata.KeyFromPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := root.Signed.AddKey(k, role); err != nil {
-			t.Fatal(err)
-		}
-		if signers[role], err = signature.LoadSigner(priv, crypto.Hash(0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files := map[string][]byte{}
-	add := func(name, role string, sign func(signature.Signer) error, bytes func() ([]byte, error)) {
-		if err := sign(signers[role]); err != nil {
-			t.Fatal(err)
-		}
-		b, err := bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files["/"+name] = b
-	}
-	add("1.root.json", "root", func(s signature.Signer) error { _, err := root.Sign(s); return err }, func() ([]byte, error) { return root.ToBytes(false) })
-	add("1.targets.json", "targets", func(s signature.Signer) error { _, err := targets.Sign(s); return err }, func() ([]byte, error) { return targets.ToBytes(false) })
-	add("1.snapshot.json", "snapshot", func(s signature.Signer) error { _, err := snapshot.Sign(s); return err }, func() ([]byte, error) { return snapshot.ToBytes(false) })
-	add("timestamp.json", "timestamp", func(s signature.Signer) error { _, err := timestamp.Sign(s); return err }, func() ([]byte, error) { return timestamp.ToBytes(false) })
-	sum := sha256.Sum256(trustedRoot)
-	files["/targets/"+hex.EncodeToString(sum[:])+".trusted_root.json"] = trustedRoot
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, files["/1.root.json"], &hits
-}
 
 // The trusted root loaded through TUF beside the build verifies the
 // signature exactly as one loaded after it; a wrong signer still fails.
@@ -90,7 +20,7 @@ func TestTrustedRootFromTUFLoadedBesideTheBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, rootJSON, hits := tufServer(t, tr)
+	url, rootJSON, hits := tufkit.Server(t, tr)
 	rootFile := filepath.Join(t.TempDir(), "root.json")
 	if err := os.WriteFile(rootFile, rootJSON, 0o600); err != nil {
 		t.Fatal(err)
