@@ -176,7 +176,8 @@ func lookPath(pathList, name string) string {
 // lookup, build.DefaultPath when unset), HOME and DOCKER_CONFIG set to
 // home (a private, empty folder: no registry credentials or client
 // configuration of the verifier's user), DOCKER_HOST for docker and
-// CONTAINER_HOST and XDG_RUNTIME_DIR for podman when set. Nothing else of
+// CONTAINER_HOST, XDG_RUNTIME_DIR and CONTAINERS_CONF (the machine's podman
+// configuration file, e.g. another OCI runtime) for podman when set. Nothing else of
 // the verifier's environment, so no token, reaches the client.
 func EngineEnv(e Engine, lookup func(string) (string, bool), home string) []string {
 	p, ok := lookup("PATH")
@@ -186,7 +187,7 @@ func EngineEnv(e Engine, lookup func(string) (string, bool), home string) []stri
 	env := []string{"PATH=" + p, "HOME=" + home, "DOCKER_CONFIG=" + home}
 	pass := []string{"DOCKER_HOST"}
 	if e.Kind == "podman" {
-		pass = []string{"CONTAINER_HOST", "XDG_RUNTIME_DIR"}
+		pass = []string{"CONTAINER_HOST", "XDG_RUNTIME_DIR", "CONTAINERS_CONF"}
 	}
 	for _, n := range pass {
 		if v, ok := lookup(n); ok && v != "" {

@@ -139,7 +139,7 @@ func TestEngineEnvIsMinimal(t *testing.T) {
 	t.Parallel()
 	world := map[string]string{
 		"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///run/d.sock", "CONTAINER_HOST": "unix:///run/p.sock",
-		"XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/root", "GITHUB_TOKEN": "ghs_secret", "INPUT_GITHUB-TOKEN": "ghs_secret",
+		"XDG_RUNTIME_DIR": "/run/user/1000", "CONTAINERS_CONF": "/etc/k/containers.conf", "HOME": "/root", "GITHUB_TOKEN": "ghs_secret", "INPUT_GITHUB-TOKEN": "ghs_secret",
 		"DOCKER_CONFIG": "/root/.docker", "ACTIONS_RUNTIME_TOKEN": "x", "GITHUB_WORKSPACE": "/github/workspace",
 	}
 	got := container.EngineEnv(container.Engine{Kind: "docker", Path: "/usr/bin/docker"}, env(world), "/w/engine-1")
@@ -148,7 +148,7 @@ func TestEngineEnvIsMinimal(t *testing.T) {
 		t.Errorf("docker: %q\nwant %q", got, want)
 	}
 	got = container.EngineEnv(container.Engine{Kind: "podman", Path: "/usr/bin/podman"}, env(world), "/w/engine-1")
-	want = []string{"PATH=/usr/bin:/bin", "HOME=/w/engine-1", "DOCKER_CONFIG=/w/engine-1", "CONTAINER_HOST=unix:///run/p.sock", "XDG_RUNTIME_DIR=/run/user/1000"}
+	want = []string{"PATH=/usr/bin:/bin", "HOME=/w/engine-1", "DOCKER_CONFIG=/w/engine-1", "CONTAINER_HOST=unix:///run/p.sock", "XDG_RUNTIME_DIR=/run/user/1000", "CONTAINERS_CONF=/etc/k/containers.conf"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("podman: %q\nwant %q", got, want)
 	}
