@@ -38,9 +38,15 @@ var CommitDate = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // AppFiles reads the demo app's source files from fsys.
 func AppFiles(fsys fs.FS) (map[string]string, error) {
-	src, err := readTree(fsys, Root+"/app")
+	return sourceFiles(fsys, Root+"/app", "demo app")
+}
+
+// sourceFiles reads the tree at dir of fsys as relative path -> content,
+// naming what in an error.
+func sourceFiles(fsys fs.FS, dir, what string) (map[string]string, error) {
+	src, err := readTree(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("demo app: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	files := make(map[string]string, len(src))
 	for k, v := range src {

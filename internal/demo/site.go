@@ -61,15 +61,7 @@ func readTree(fsys fs.FS, base string) (map[string][]byte, error) {
 // SiteSource returns the source files of the site example (relative path
 // -> content).
 func SiteSource(fsys fs.FS) (map[string]string, error) {
-	src, err := readTree(fsys, SiteRoot+"/app")
-	if err != nil {
-		return nil, fmt.Errorf("demo site: %w", err)
-	}
-	files := make(map[string]string, len(src))
-	for k, v := range src {
-		files[k] = string(v)
-	}
-	return files, nil
+	return sourceFiles(fsys, SiteRoot+"/app", "demo site")
 }
 
 // CreateSiteRepo makes the tagged repository of the site example in dir and
