@@ -350,6 +350,12 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 		a.invalid("bundle verification material: " + err.Error())
 		return a
 	}
+	entries, err := b.TlogEntries() // parsed once already by UnmarshalJSON's validation: cannot fail here
+	if err != nil {
+		a.invalid("bundle transparency log entries: " + err.Error())
+		return a
+	}
+	pb := &parsedBundle{Bundle: &b, entries: entries, vc: vc}
 	if cert := vc.Certificate(); cert != nil {
 		a.claimedSAN = sanOf(cert)
 		if c.Listed && cp.github {
@@ -374,7 +380,7 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 		return a
 	}
 
-	res, strictErr := v.v.Verify(&b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), v.identity))
+	res, strictErr := v.v.Verify(pb, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), v.identity))
 	strict := strictErr == nil
 	var claimed []byte // message signature: the digest the crypto was checked against
 	if strict {
@@ -391,7 +397,7 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 		}
 		var derr error
 		if art != nil {
-			res, derr = v.v.Verify(&b, verify.NewPolicy(art, v.diagID))
+			res, derr = v.v.Verify(pb, verify.NewPolicy(art, v.diagID))
 		}
 		if art == nil || derr != nil {
 			a.fail("signature", "Sigstore signature", "signature-invalid", "", "",
@@ -451,7 +457,7 @@ func (v *verifier) try(c Candidate, digest []byte, cp *compiled) attempt {
 		a.signer.Trigger = sum.BuildTrigger
 		a.signer.RunURL = sum.RunInvocationURI
 	}
-	if entries, err := b.TlogEntries(); err == nil && len(entries) > 0 {
+	if len(entries) > 0 {
 		a.signer.LogIndex = entries[0].LogIndex()
 		a.signer.LogID = hex.EncodeToString([]byte(entries[0].LogKeyID()))
 		a.signer.IntegratedTime = entries[0].IntegratedTime()
