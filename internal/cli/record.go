@@ -10,12 +10,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/ghaction"
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/record"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/source"
@@ -58,7 +58,7 @@ func policyOf(cfg config.Config) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-var nameSafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var nameSafe = lazyre.New(`[^A-Za-z0-9._-]+`)
 
 // firstVSA is the first artifact's predicate: where it was written, its
 // bytes, and its subject (the digest of what the URL served).
@@ -94,7 +94,7 @@ func writeVSAs(cfg config.Config, rep *report.Report) (firstVSA, error) {
 		if err != nil {
 			return first, err
 		}
-		path := filepath.Join(cfg.EvidenceDir, "vsa-"+nameSafe.ReplaceAllString(a.Name, "_")+".json")
+		path := filepath.Join(cfg.EvidenceDir, "vsa-"+nameSafe().ReplaceAllString(a.Name, "_")+".json")
 		if err := report.WriteFileAtomic(path, b, 0o644); err != nil {
 			return first, fmt.Errorf("VSA: %w", err)
 		}

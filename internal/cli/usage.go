@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/lukium/kms-verify-action/internal/ghaction"
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/safetext"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -57,7 +57,7 @@ func actionMessage(err error) string {
 	return msg
 }
 
-var flagRef = regexp.MustCompile(`(e\.g\. )?--([a-z][a-z0-9-]*)\b( [^\s,;:()]+)?`)
+var flagRef = lazyre.New(`(e\.g\. )?--([a-z][a-z0-9-]*)\b( [^\s,;:()]+)?`)
 
 // actionInputs are the names forAction rewrites: every input the action has
 // that is also a flag.
@@ -77,8 +77,8 @@ func actionInputs() map[string]bool {
 // inputs are left as they are.
 func forAction(msg string) string {
 	inputs := actionInputs()
-	return flagRef.ReplaceAllStringFunc(msg, func(m string) string {
-		p := flagRef.FindStringSubmatch(m)
+	return flagRef().ReplaceAllStringFunc(msg, func(m string) string {
+		p := flagRef().FindStringSubmatch(m)
 		name := p[2]
 		if !inputs[name] {
 			return m

@@ -3,9 +3,9 @@ package config
 import (
 	"net/http"
 	"path"
-	"regexp"
 	"strings"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -83,7 +83,7 @@ func (h HeaderChecks) Merge(f HeaderChecks) HeaderChecks {
 	return h
 }
 
-var headerNameRE = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+var headerNameRE = lazyre.New("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
 
 // Validate checks the header settings; where names the setting's owner in
 // the message ("" for the top level, or `site "app"`).
@@ -111,12 +111,12 @@ func (h HeaderChecks) Validate(where string) error {
 		return bad("header-policy lists more than %d entries", MaxHeaderPolicyEntries)
 	}
 	for _, n := range p.Require {
-		if !headerNameRE.MatchString(n) {
+		if !headerNameRE().MatchString(n) {
 			return bad("header-policy require: %q is not a header name", n)
 		}
 	}
 	for n, v := range p.RequireValues {
-		if !headerNameRE.MatchString(n) {
+		if !headerNameRE().MatchString(n) {
 			return bad("header-policy require-values: %q is not a header name", n)
 		}
 		if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\x00\r\n") {

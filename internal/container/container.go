@@ -34,12 +34,12 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/build"
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -92,7 +92,7 @@ func (i Image) String() string {
 var (
 	domainRe    = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?`
 	componentRe = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
-	imageRe     = regexp.MustCompile(`^((?:` + domainRe + `/)?` + componentRe + `(?:/` + componentRe + `)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@(sha256:[a-f0-9]{64})$`)
+	imageRe     = lazyre.New(`^((?:` + domainRe + `/)?` + componentRe + `(?:/` + componentRe + `)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@(sha256:[a-f0-9]{64})$`)
 )
 
 // ParseImage validates a build-image reference. A digest is required: a
@@ -112,7 +112,7 @@ func ParseImage(ref string) (Image, error) {
 	case !strings.Contains(ref, "@"):
 		return Image{}, verdict.Usagef(ReasonInvalidImage, "build-image %q has no digest, so the toolchain is not pinned; %s", show, fix)
 	}
-	m := imageRe.FindStringSubmatch(ref)
+	m := imageRe().FindStringSubmatch(ref)
 	if m == nil {
 		if _, d, _ := strings.Cut(ref, "@"); !strings.HasPrefix(d, "sha256:") || len(d) != len("sha256:")+64 {
 			return Image{}, verdict.Usagef(ReasonInvalidImage, "build-image %q: the digest must be sha256: and 64 lowercase hex digits; %s", show, fix)

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 )
 
 // Names of the CDN transformations Rewrite recognises.
@@ -155,15 +157,15 @@ func charsetRewrite(rebuilt, live []byte, contentType string) bool {
 }
 
 var (
-	bodyEndRE    = regexp.MustCompile(`(?i)</body\s*>`)
-	scriptElemRE = regexp.MustCompile(`(?is)\A\s*<script\b[^>]*>.*?</script\s*>`)
+	bodyEndRE    = lazyre.New(`(?i)</body\s*>`)
+	scriptElemRE = lazyre.New(`(?is)\A\s*<script\b[^>]*>.*?</script\s*>`)
 	// Cloudflare email protection: the address is hex, XORed with the first byte.
-	cfLinkRE   = regexp.MustCompile(`href="/cdn-cgi/l/email-protection#([0-9a-fA-F]{2,512})"`)
-	cfSpanRE   = regexp.MustCompile(`<span class="__cf_email__" data-cfemail="([0-9a-fA-F]{2,512})">\[email&#160;protected\]</span>`)
-	cfScriptRE = regexp.MustCompile(`<script data-cfasync="false" src="/cdn-cgi/scripts/[0-9a-f]{1,32}/cloudflare-static/email-decode\.min\.js"></script>`)
+	cfLinkRE   = lazyre.New(`href="/cdn-cgi/l/email-protection#([0-9a-fA-F]{2,512})"`)
+	cfSpanRE   = lazyre.New(`<span class="__cf_email__" data-cfemail="([0-9a-fA-F]{2,512})">\[email&#160;protected\]</span>`)
+	cfScriptRE = lazyre.New(`<script data-cfasync="false" src="/cdn-cgi/scripts/[0-9a-f]{1,32}/cloudflare-static/email-decode\.min\.js"></script>`)
 )
 
-var scriptSrcRE = regexp.MustCompile(`(?is)<script\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))`)
+var scriptSrcRE = lazyre.New(`(?is)<script\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))`)
 
 // InjectedSources returns the src of every <script> a CDN injected before
 // </body> (as Rewrite recognises it, email obfuscation undone first), or
@@ -179,7 +181,7 @@ func InjectedSources(rebuilt, live []byte) []string {
 		return nil
 	}
 	var out []string
-	for _, m := range scriptSrcRE.FindAllSubmatch(mid, -1) {
+	for _, m := range scriptSrcRE().FindAllSubmatch(mid, -1) {
 		out = append(out, string(bytes.Join(m[1:], nil)))
 	}
 	return out
@@ -192,7 +194,7 @@ func injectedBeforeBody(rebuilt, live []byte) bool { return injectedPart(rebuilt
 // injectedPart returns the markup inserted before rebuilt's last </body>
 // when it is one or more <script> elements and whitespace, else nil.
 func injectedPart(rebuilt, live []byte) []byte {
-	locs := bodyEndRE.FindAllIndex(rebuilt, -1)
+	locs := bodyEndRE().FindAllIndex(rebuilt, -1)
 	if len(locs) == 0 || len(live) <= len(rebuilt) || len(live)-len(rebuilt) > MaxInjected {
 		return nil
 	}
@@ -205,7 +207,7 @@ func injectedPart(rebuilt, live []byte) []byte {
 	mid := all
 	scripts := 0
 	for len(bytes.TrimSpace(mid)) > 0 {
-		loc := scriptElemRE.FindIndex(mid)
+		loc := scriptElemRE().FindIndex(mid)
 		if loc == nil {
 			return nil
 		}
@@ -230,10 +232,10 @@ func undoEmailObfuscation(live []byte) ([]byte, bool) {
 		changed = true
 		return []byte(strings.Replace(format, "%s", email, 1))
 	}
-	out := cfLinkRE.ReplaceAllFunc(live, func(m []byte) []byte { return decodeOr(m, cfLinkRE, `href="mailto:%s"`) })
-	out = cfSpanRE.ReplaceAllFunc(out, func(m []byte) []byte { return decodeOr(m, cfSpanRE, "%s") })
+	out := cfLinkRE().ReplaceAllFunc(live, func(m []byte) []byte { return decodeOr(m, cfLinkRE(), `href="mailto:%s"`) })
+	out = cfSpanRE().ReplaceAllFunc(out, func(m []byte) []byte { return decodeOr(m, cfSpanRE(), "%s") })
 	if changed {
-		out = cfScriptRE.ReplaceAll(out, nil)
+		out = cfScriptRE().ReplaceAll(out, nil)
 	}
 	return out, changed
 }
@@ -373,28 +375,28 @@ func collapse(b []byte) []byte {
 }
 
 var (
-	htmlCommentRE = regexp.MustCompile(`(?s)<!--(?:[^\[!].*?)?-->`)
-	cssCommentRE  = regexp.MustCompile(`/\*(?:[^!*][^*]*)?\*+(?:[^/*][^*]*\*+)*/`)
+	htmlCommentRE = lazyre.New(`(?s)<!--(?:[^\[!].*?)?-->`)
+	cssCommentRE  = lazyre.New(`/\*(?:[^!*][^*]*)?\*+(?:[^/*][^*]*\*+)*/`)
 	// JavaScript: only comments that fill whole lines (a // line, or a /* */
 	// block starting a line and ending one), never comments inside code.
-	jsLineCommentRE  = regexp.MustCompile(`(?m)^[ \t]*//[^\n]*$`)
-	jsBlockCommentRE = regexp.MustCompile(`(?m)^[ \t]*/\*[^*]*\*+(?:[^/*][^*]*\*+)*/[ \t]*$`)
+	jsLineCommentRE  = lazyre.New(`(?m)^[ \t]*//[^\n]*$`)
+	jsBlockCommentRE = lazyre.New(`(?m)^[ \t]*/\*[^*]*\*+(?:[^/*][^*]*\*+)*/[ \t]*$`)
 )
 
 func stripComments(b []byte, k kind) []byte {
 	switch k {
 	case kindHTML:
-		return htmlCommentRE.ReplaceAll(b, nil)
+		return htmlCommentRE().ReplaceAll(b, nil)
 	case kindCSS:
-		return cssCommentRE.ReplaceAll(b, nil)
+		return cssCommentRE().ReplaceAll(b, nil)
 	case kindJS:
-		b = jsBlockCommentRE.ReplaceAllFunc(b, func(m []byte) []byte {
+		b = jsBlockCommentRE().ReplaceAllFunc(b, func(m []byte) []byte {
 			if bytes.HasPrefix(bytes.TrimLeft(m, " \t"), []byte("/*!")) {
 				return m // a license comment, kept by every minifier
 			}
 			return nil
 		})
-		return jsLineCommentRE.ReplaceAll(b, nil)
+		return jsLineCommentRE().ReplaceAll(b, nil)
 	}
 	return b
 }

@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
@@ -24,10 +24,10 @@ const (
 )
 
 // cacheBustParamRE is what a cache-bust parameter name may look like.
-var cacheBustParamRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,64}$`)
+var cacheBustParamRE = lazyre.New(`^[A-Za-z0-9._~-]{1,64}$`)
 
 // ValidCacheBustParam reports whether name can be the cache-bust query parameter.
-func ValidCacheBustParam(name string) bool { return cacheBustParamRE.MatchString(name) }
+func ValidCacheBustParam(name string) bool { return cacheBustParamRE().MatchString(name) }
 
 // SessionOptions configure a Session. The zero value is the default policy
 // except Dir, which is required.

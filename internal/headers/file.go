@@ -38,6 +38,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 )
 
 // Format names the host whose `_headers` dialect and combination rules apply.
@@ -122,12 +124,12 @@ var netlifyHostHeaders = map[string]bool{
 
 var (
 	// placeholderRE is Cloudflare's documented placeholder syntax, :[A-Za-z]\w*.
-	placeholderRE = regexp.MustCompile(`:[A-Za-z]\w*`)
+	placeholderRE = lazyre.New(`:[A-Za-z]\w*`)
 	// headerNameRE is an RFC 9110 token.
-	headerNameRE = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+	headerNameRE = lazyre.New("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
 	// schemeRE recognizes "something://" at the start of a line, which
 	// Cloudflare treats as a (possibly invalid) URL pattern.
-	schemeRE = regexp.MustCompile(`^[^\s:/]+://`)
+	schemeRE = lazyre.New(`^[^\s:/]+://`)
 )
 
 // Parse reads a `_headers` file in the given format. It returns an error
@@ -226,7 +228,7 @@ func (p *parser) line(n int, raw string) {
 				return
 			}
 			h := strings.TrimSpace(line[1:])
-			if !headerNameRE.MatchString(h) {
+			if !headerNameRE().MatchString(h) {
 				p.warn(n, "detach of an invalid header name ignored")
 				return
 			}
@@ -247,7 +249,7 @@ func (p *parser) line(n int, raw string) {
 	case name == "":
 		p.warn(n, "no header name")
 		return
-	case !headerNameRE.MatchString(name):
+	case !headerNameRE().MatchString(name):
 		p.warn(n, "invalid header name")
 		return
 	case value == "":
@@ -289,7 +291,7 @@ func (p *parser) isPatternLine(line string) bool {
 	if strings.HasPrefix(line, "/") {
 		return true
 	}
-	return p.out.Format == Cloudflare && schemeRE.MatchString(line)
+	return p.out.Format == Cloudflare && schemeRE().MatchString(line)
 }
 
 // flush ends the current rule.
@@ -374,7 +376,7 @@ func compileCloudflare(line string) (*Rule, error) {
 	emit := func(s string, inHost bool) error {
 		// s has no "*"; translate placeholders, quote the rest.
 		last := 0
-		for _, loc := range placeholderRE.FindAllStringIndex(s, -1) {
+		for _, loc := range placeholderRE().FindAllStringIndex(s, -1) {
 			b.WriteString(regexp.QuoteMeta(s[last:loc[0]]))
 			name := s[loc[0]+1 : loc[1]]
 			if seen[name] || name == "splat" {

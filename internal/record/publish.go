@@ -12,11 +12,11 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -83,7 +83,7 @@ type Result struct {
 	Report   string // the report's path in the branch
 }
 
-var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,40}$`)
+var runIDPattern = lazyre.New(`^[A-Za-z0-9-]{1,40}$`)
 
 func (o PublishOptions) validate() error {
 	switch {
@@ -91,7 +91,7 @@ func (o PublishOptions) validate() error {
 		return verdict.Usagef("invalid-publish-remote", "publish remote %q must be an https URL or a local path", o.Remote)
 	case source.ValidateTag(o.Branch) != nil || strings.HasPrefix(o.Branch, "refs/"):
 		return verdict.Usagef("invalid-publish", "publish branch %q is not a valid branch name (letters, digits, . _ - + / @), e.g. kms-verify-record", o.Branch)
-	case o.RunID != "" && !runIDPattern.MatchString(o.RunID):
+	case o.RunID != "" && !runIDPattern().MatchString(o.RunID):
 		return verdict.Usagef("invalid-publish", "run id %q must be letters, digits or '-'", o.RunID)
 	case o.Attempts < 0 || o.Attempts > MaxAttempts:
 		return verdict.Usagef("invalid-publish", "%d push attempts is outside 0..%d", o.Attempts, MaxAttempts)

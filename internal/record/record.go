@@ -19,11 +19,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 	"github.com/lukium/kms-verify-action/internal/report"
 	"github.com/lukium/kms-verify-action/internal/source"
 )
@@ -70,9 +70,9 @@ func EntryFor(rep *report.Report) Entry {
 }
 
 var (
-	hexCommit  = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
-	reasonCode = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
-	reportPath = regexp.MustCompile(`^runs/[0-9]{4}/[0-9]{2}/[0-9TZ]{16}-[A-Za-z0-9-]{1,40}\.json$`)
+	hexCommit  = lazyre.New(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+	reasonCode = lazyre.New(`^[a-z0-9][a-z0-9-]{0,63}$`)
+	reportPath = lazyre.New(`^runs/[0-9]{4}/[0-9]{2}/[0-9TZ]{16}-[A-Za-z0-9-]{1,40}\.json$`)
 )
 
 // Validate checks an entry as read from a file someone else wrote: every
@@ -84,17 +84,17 @@ func (e Entry) Validate() error {
 		return errors.New("no time")
 	case e.Verdict != "verified" && e.Verdict != "failed" && e.Verdict != "inconclusive":
 		return fmt.Errorf("verdict %q is not verified, failed or inconclusive", e.Verdict)
-	case !reasonCode.MatchString(e.Reason):
+	case !reasonCode().MatchString(e.Reason):
 		return fmt.Errorf("reason %q is not a reason code", e.Reason)
 	case e.Tag != "" && source.ValidateTag(e.Tag) != nil:
 		return fmt.Errorf("tag %q is not a tag name", e.Tag)
-	case e.Commit != "" && !hexCommit.MatchString(e.Commit):
+	case e.Commit != "" && !hexCommit().MatchString(e.Commit):
 		return fmt.Errorf("commit %q is not a full hex commit", e.Commit)
 	case e.DurationSeconds < 0 || e.DurationSeconds > 7*24*3600:
 		return fmt.Errorf("duration %v s is out of range", e.DurationSeconds)
 	case e.RunURL != "" && !validRunURL(e.RunURL):
 		return fmt.Errorf("run URL %q is not an https URL", e.RunURL)
-	case e.Report != "" && !reportPath.MatchString(e.Report):
+	case e.Report != "" && !reportPath().MatchString(e.Report):
 		return fmt.Errorf("report path %q is not runs/YYYY/MM/TIME-ID.json", e.Report)
 	}
 	return nil

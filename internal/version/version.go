@@ -9,9 +9,10 @@
 package version
 
 import (
-	"regexp"
 	"runtime/debug"
 	"strings"
+
+	"github.com/lukium/kms-verify-action/internal/lazyre"
 )
 
 // Stamped at build time:
@@ -36,8 +37,8 @@ type Info struct {
 }
 
 var (
-	hexID     = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
-	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
+	hexID     = lazyre.New(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+	versionRE = lazyre.New(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
 )
 
 // Get returns the identity of the running binary.
@@ -48,7 +49,7 @@ func from(stampedVersion, stampedCommit string, read func() (*debug.BuildInfo, b
 	info := Info{Version: "dev"}
 	var vcsRevision string
 	if bi, ok := read(); ok && bi != nil {
-		if v := bi.Main.Version; v != "" && v != "(devel)" && versionRE.MatchString(v) {
+		if v := bi.Main.Version; v != "" && v != "(devel)" && versionRE().MatchString(v) {
 			info.Version = v
 		}
 		for _, s := range bi.Settings {
@@ -60,14 +61,14 @@ func from(stampedVersion, stampedCommit string, read func() (*debug.BuildInfo, b
 			}
 		}
 	}
-	if versionRE.MatchString(stampedVersion) {
+	if versionRE().MatchString(stampedVersion) {
 		info.Version = stampedVersion
 	}
 	switch c := strings.ToLower(strings.TrimSpace(stampedCommit)); {
-	case hexID.MatchString(c):
+	case hexID().MatchString(c):
 		info.Commit = c
 		info.Modified = false // a release build stamps the commit it built
-	case hexID.MatchString(vcsRevision):
+	case hexID().MatchString(vcsRevision):
 		info.Commit = vcsRevision
 	}
 	return info
