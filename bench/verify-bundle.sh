@@ -1,44 +1,81 @@
 #!/usr/bin/env bash
-# Times `kms-verify verify-bundle` on the demo's committed bundle (offline:
-# its own trusted_root.json) and, when cosign is installed, `cosign
-# verify-blob` on the same bundle, alternating, and prints the median wall
-# times, peak RSS and the ratio on its last line:
-#   ratio 0.45 · kms-verify 0.040 s, 24.1 MiB · cosign 0.089 s, 61.0 MiB
+# Times `kms-verify verify-bundle` against `cosign verify-blob` on the same
+# Sigstore bundle (the demo's committed DSSE bundle), with the same identity
+# policy (exact SAN + OIDC issuer) and the same trusted_root.json, offline:
+# both run with HTTP(S)_PROXY pointing at a closed port and an empty HOME and
+# TUF cache, so any attempt to reach the network fails the run.
 #
-#   bench/verify-bundle.sh [ROUNDS]   (default 10)
+# The two tools alternate, one pair per round; each round's ratio is
+# kms-verify wall time / cosign wall time, and the last line is the median
+# of those per-pair ratios with the median wall times and peak RSS (max RSS
+# of the process, from GNU time):
+#   ratio 0.45 · kms-verify 0.031 s, 24.1 MiB · cosign 0.069 s, 78.0 MiB (cosign v2.6.5, 21 pairs)
+# The bench fails (exit 1) if either tool does not verify the bundle, in
+# any round, or if cosign is not installed (COSIGN=path picks the binary;
+# KMS_VERIFY=path times a prebuilt kms-verify instead of building this tree).
+#
+#   bench/verify-bundle.sh [ROUNDS]   (default 21)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-10}
-[ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is needed"; exit 1; }
+rounds=${1:-21}
+[ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is needed for peak RSS" >&2; exit 1; }
+cosign=${COSIGN:-$(command -v cosign || true)}
+[ -n "$cosign" ] && [ -x "$cosign" ] || {
+  echo "cosign is not installed: go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5 (or set COSIGN)" >&2
+  exit 1
+}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/kms-verify" .
+kv=${KMS_VERIFY:-$work/kms-verify}
+[ -n "${KMS_VERIFY:-}" ] || go build -o "$kv" .
+
 bundle=testdata/demo/sigstore/kms-enclave.sigstore.json
 root=testdata/demo/sigstore/trusted_root.json
-artifact=$(ls testdata/demo/cdn/kms-enclave.*.js)
+artifact=testdata/demo/cdn/kms-enclave.0bb86c38.js
 id="https://github.com/lukium/kms-demo/.github/workflows/release.yml@refs/tags/v1.0.0"
 iss="https://token.actions.githubusercontent.com"
-ours=(verify-bundle --bundle "$bundle" --trusted-root "$root" --certificate-identity "$id" --certificate-oidc-issuer "$iss" "$artifact")
-"$work/kms-verify" "${ours[@]}" >/dev/null || { echo "verify-bundle does not verify the demo bundle"; exit 1; }
-have_cosign=false
-if command -v cosign >/dev/null 2>&1; then
-  theirs=(verify-blob --bundle "$bundle" --trusted-root "$root" --certificate-identity "$id" --certificate-oidc-issuer "$iss" "$artifact")
-  cosign "${theirs[@]}" >/dev/null 2>&1 && have_cosign=true || echo "cosign is installed but does not verify this bundle offline; timing kms-verify alone"
-fi
-o=() orss=() c=() crss=()
-for i in $(seq "$rounds"); do
-  /usr/bin/time -f '%e %M' -o "$work/t" "$work/kms-verify" "${ours[@]}" >/dev/null 2>&1
-  read -r e m < "$work/t"; o+=("$e"); orss+=("$m")
-  if $have_cosign; then
-    /usr/bin/time -f '%e %M' -o "$work/t" cosign "${theirs[@]}" >/dev/null 2>&1
-    read -r e m < "$work/t"; c+=("$e"); crss+=("$m")
+policy=(--bundle "$bundle" --trusted-root "$root" --certificate-identity "$id" --certificate-oidc-issuer "$iss")
+ours=("$kv" verify-bundle "${policy[@]}" "$artifact")
+theirs=("$cosign" verify-blob "${policy[@]}" "$artifact")
+
+# Offline and without state: no proxy can be reached, no TUF cache, no config.
+mkdir -p "$work/home"
+export HOME=$work/home TUF_ROOT=$work/home/.sigstore XDG_CACHE_HOME=$work/home/.cache
+export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9
+unset NO_PROXY no_proxy SIGSTORE_ROOT_FILE SIGSTORE_REKOR_PUBLIC_KEY SIGSTORE_CT_LOG_PUBLIC_KEY_FILE SIGSTORE_TSA_CERTIFICATE_FILE
+
+version=$("$cosign" version 2>&1 | awk '/^GitVersion/ {print $2}')
+echo "kms-verify: $("${ours[0]}" version) · cosign: ${version:-unknown} ($cosign)"
+
+# run NAME CMD...: one timed run; appends "wall_seconds rss_kib" to $work/NAME
+# and exits the bench, loudly, when the tool does not verify the bundle.
+run() {
+  local name=$1; shift
+  local t0=$EPOCHREALTIME
+  if ! /usr/bin/time -f '%M' -o "$work/rss" "$@" >"$work/out" 2>&1; then
+    echo "FAIL: $name did not verify the bundle:" >&2
+    cat "$work/out" >&2
+    exit 1
   fi
+  local t1=$EPOCHREALTIME
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b-a}') $(tail -1 "$work/rss")" >>"$work/$name"
+}
+
+# One unmeasured pair warms the page cache for both binaries.
+run warm "${ours[@]}"; run warm "${theirs[@]}"
+for i in $(seq "$rounds"); do
+  run ours "${ours[@]}"
+  run cosign "${theirs[@]}"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mo=$(median "${o[@]}"); mr=$(median "${orss[@]}")
-if $have_cosign; then
-  mc=$(median "${c[@]}"); mcr=$(median "${crss[@]}")
-  awk -v o="$mo" -v r="$mr" -v c="$mc" -v cr="$mcr" 'BEGIN { printf "ratio %.2f · kms-verify %.3f s, %.1f MiB · cosign %.3f s, %.1f MiB\n", (c > 0 ? o/c : 0), o, r/1024, c, cr/1024 }'
-else
-  awk -v o="$mo" -v r="$mr" 'BEGIN { printf "cosign not installed: no ratio · kms-verify %.3f s, %.1f MiB (median)\n", o, r/1024 }'
-fi
+
+paste -d' ' "$work/ours" "$work/cosign" | awk -v n="$rounds" -v v="${version:-unknown}" '
+  function median(a, k,   i, j, t) {
+    for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+    return k % 2 ? a[(k+1)/2] : (a[k/2] + a[k/2+1]) / 2
+  }
+  { ow[NR] = $1; orss[NR] = $2; cw[NR] = $3; crss[NR] = $4; r[NR] = $1 / $3
+    printf "round %d: kms-verify %.3f s, %.1f MiB · cosign %.3f s, %.1f MiB · ratio %.2f\n", NR, $1, $2/1024, $3, $4/1024, $1/$3 }
+  END {
+    mr = median(r, NR); mo = median(ow, NR); mor = median(orss, NR); mc = median(cw, NR); mcr = median(crss, NR)
+    printf "ratio %.2f · kms-verify %.3f s, %.1f MiB · cosign %.3f s, %.1f MiB · rss ratio %.2f (cosign %s, %d pairs)\n", mr, mo, mor/1024, mc, mcr/1024, mor/mcr, v, NR
+  }'
