@@ -39,9 +39,6 @@ func (r *run) session() (*fetch.Session, error) {
 		return nil, err
 	}
 	r.fetcher = s
-	if r.cfg.SkipCacheBust {
-		r.add(fetch.CacheBustSkipped())
-	}
 	conc := r.cfg.FetchConcurrency
 	if conc <= 0 {
 		conc = fetch.DefaultConcurrency
@@ -60,6 +57,14 @@ func (r *run) fetchTargets(ctx context.Context, targets []fetch.Target) []fetch.
 			out[i] = fetch.Fetched{Target: t, Copies: []fetch.Copy{{Profile: fetch.ProfileBrowser, URL: t.URL, Result: fetch.Result{URL: t.URL}, Err: err}}}
 		}
 		return out
+	}
+	if !r.fetchNoted {
+		// Added by the first stage that fetches, not when the session is
+		// made (maybe beside the build), so the checks keep their order.
+		r.fetchNoted = true
+		if r.cfg.SkipCacheBust {
+			r.add(fetch.CacheBustSkipped())
+		}
 	}
 	return s.Fetch(ctx, targets)
 }
@@ -81,7 +86,7 @@ func (r *run) addServing(subject string, f fetch.Fetched) {
 // the serving check is added here; otherwise its error is returned for the
 // caller to record.
 func (r *run) fetchDocument(ctx context.Context, rawURL string, max int64) ([]byte, fetch.Fetched, error) {
-	f := r.fetchTargets(ctx, []fetch.Target{{URL: rawURL, Dest: fetch.DestDocument, MaxSize: max}})[0]
+	f := r.fetchTargets(ctx, []fetch.Target{documentTarget(rawURL, max)})[0]
 	p := f.Primary()
 	if p.Err != nil {
 		return nil, f, p.Err
@@ -92,6 +97,11 @@ func (r *run) fetchDocument(ctx context.Context, rawURL string, max int64) ([]by
 		return nil, f, verdict.Inconclusivef("read-error", "reading the fetched page: %v", err)
 	}
 	return body, f, nil
+}
+
+// documentTarget is the fetch target of a page (or frame) of at most max bytes.
+func documentTarget(rawURL string, max int64) fetch.Target {
+	return fetch.Target{URL: rawURL, Dest: fetch.DestDocument, MaxSize: max}
 }
 
 // readBounded reads a kept copy of at most max bytes.

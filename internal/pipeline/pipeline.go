@@ -102,6 +102,8 @@ type Deps struct {
 	// IsSocket tells whether a path is a Unix socket, to find a Docker
 	// engine; zero means container.IsSocket.
 	IsSocket func(string) bool
+	// sequential starts nothing beside the build (tests compare the two).
+	sequential bool
 }
 
 // Run executes the whole verification. It returns a usage error (exit 3)
@@ -183,7 +185,7 @@ type run struct {
 	pre       preflighted
 	tc        *toolchain.Result
 	cache     *buildcache.Cache // --cache-dir, opened on first use (stage_cache.go)
-	prefetch  *trustPrefetch    // trusted root loading beside the build (trust_prefetch.go)
+	beside    *besideBuild      // fetches and loads running beside the build (prefetch.go)
 	budget    *fetch.Budget
 	// Diagnosis of mismatches (stage_diagnose.go).
 	mismatches []diagnose.Mismatch
@@ -192,6 +194,7 @@ type run struct {
 	trust      root.TrustedMaterial
 	injected   []injectedScript
 	fetcher    *fetch.Session // see session()
+	fetchNoted bool           // the session's own checks are added (fetchTargets)
 	// The page's live response, for the header checks.
 	pageURL    string
 	pageHeader http.Header
@@ -201,7 +204,9 @@ type run struct {
 }
 
 // fetchOptions are the options of every fetch of the live site (artifacts,
-// pages): one budget for all of them, started by the first.
+// pages, site files): one budget for all of them, which counts only the
+// time some fetch is in progress (fetch.Budget), so the fetches made after
+// a long build keep what those made beside it left.
 func (r *run) fetchOptions() fetch.Options {
 	if r.budget == nil {
 		r.budget = fetch.NewBudget(r.cfg.FetchBudget)
@@ -288,9 +293,9 @@ func (r *run) execute(ctx context.Context) {
 	if !ok {
 		return
 	}
-	// Independent of the build: the trusted root loads beside it.
-	r.prefetchTrust(ctx)
-	defer r.stopTrust() // before the work folder is removed
+	// What does not depend on the build starts beside it (prefetch.go).
+	r.startBesideBuild(ctx)
+	defer r.stopBesideBuild() // before the work folder is removed
 	r.stage("build", func() { ok = r.build(ctx) })
 	r.buildEnd = r.d.Now()
 	if ok && len(r.cfg.Sites) > 0 {

@@ -15,13 +15,11 @@ import (
 // the run's budget and concurrency limit) and compares the browser's copy
 // with the rebuilt file.
 func (r *run) fetch(ctx context.Context) {
-	targets := make([]fetch.Target, len(r.arts))
-	for i, st := range r.arts {
-		targets[i] = fetch.Target{URL: st.cfg.URL, Dest: fetch.DestFor(st.cfg.URL), MaxSize: r.cfg.MaxArtifactSize}
-		if r.cfg.PageURL != "" && st.cfg.OnPage() {
-			targets[i].Referrer = r.cfg.PageURL
+	targets := r.artifactTargets()
+	for _, t := range targets {
+		if !r.startedEarly(t.URL) {
+			r.d.Log.Logf("Fetching %s", t.URL)
 		}
-		r.d.Log.Logf("Fetching %s", st.cfg.URL)
 	}
 	results := r.fetchTargets(ctx, targets)
 	for i, st := range r.arts {
@@ -67,4 +65,17 @@ func (r *run) fetch(ctx context.Context) {
 			r.add(checks...)
 		}
 	}
+}
+
+// artifactTargets are the artifacts' fetch targets, in order. The fetch
+// stage and the fetches beside the build (prefetch.go) use the same.
+func (r *run) artifactTargets() []fetch.Target {
+	targets := make([]fetch.Target, len(r.arts))
+	for i, st := range r.arts {
+		targets[i] = fetch.Target{URL: st.cfg.URL, Dest: fetch.DestFor(st.cfg.URL), MaxSize: r.cfg.MaxArtifactSize}
+		if r.cfg.PageURL != "" && st.cfg.OnPage() {
+			targets[i].Referrer = r.cfg.PageURL
+		}
+	}
+	return targets
 }

@@ -25,7 +25,9 @@ func (r *run) page(ctx context.Context) {
 	if r.cfg.PageURL == "" {
 		return // site mode: the pages are the release's HTML files (stage_site.go)
 	}
-	r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
+	if !r.startedEarly(r.cfg.PageURL) {
+		r.d.Log.Logf("Fetching page %s", r.cfg.PageURL)
+	}
 	body, f, err := r.fetchDocument(ctx, r.cfg.PageURL, MaxPageSize)
 	res := f.Primary().Result
 	r.rep.Page = &report.Page{URL: r.cfg.PageURL, FinalURL: res.FinalURL, Served: servedReport(f)}

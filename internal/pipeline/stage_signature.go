@@ -121,9 +121,9 @@ func (r *run) trustedRoot(ctx context.Context) (root.TrustedMaterial, error) {
 	if r.pre.trust != nil {
 		return r.pre.trust, nil // --trusted-root, parsed once in preflight
 	}
-	if r.prefetch != nil {
+	if tm, err, ok := r.awaitTrust(ctx); ok {
 		r.d.Log.Logf("Sigstore trusted root (%s): loaded while the build ran", r.trustLabel())
-		return r.awaitTrust(ctx)
+		return tm, err
 	}
 	r.d.Log.Logf("Loading the Sigstore trusted root (%s)", r.trustLabel())
 	return r.loadTrustedRoot(ctx)
@@ -270,19 +270,9 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 				JSON: a.Bundle, Origin: origin, Err: a.Err, Listed: true})
 		}
 		return save(c), nil
-	case strings.HasPrefix(src, config.BundleReleaseAssetPrefix):
-		name := strings.TrimPrefix(src, config.BundleReleaseAssetPrefix)
-		gh, owner, repo, err := r.github()
-		if err != nil {
-			return nil, err
-		}
-		data, err := gh.ReleaseAsset(ctx, owner, repo, r.src.Tag, name, sigstore.MaxBundleSize)
-		if err != nil {
-			return nil, err
-		}
-		return save([]sigstore.Candidate{{Name: src, JSON: data}}), nil
-	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
-		data, _, err := fetch.Bytes(ctx, r.d.HTTP, src, sigstore.MaxBundleSize, r.d.FetchOptions)
+	case downloadedBundle(src):
+		// A URL or a release asset: maybe downloaded beside the build.
+		data, err := r.bundleBytes(ctx, src)
 		if err != nil {
 			return nil, err
 		}
@@ -297,6 +287,23 @@ func (r *run) candidates(ctx context.Context, st *artifactState) ([]sigstore.Can
 		}
 		return save([]sigstore.Candidate{{Name: "file:" + src, JSON: data}}), nil
 	}
+}
+
+// downloadBundle downloads a bundle given by URL (the plain client, as
+// before: one request, retried; the bundle is verified by cryptography, so
+// the serving profiles add nothing) or as an asset of the release tag. It
+// depends on nothing the build makes and changes nothing of r, so it can
+// run beside the build (prefetch.go).
+func (r *run) downloadBundle(ctx context.Context, src string) ([]byte, error) {
+	if name, ok := strings.CutPrefix(src, config.BundleReleaseAssetPrefix); ok {
+		gh, owner, repo, err := r.github()
+		if err != nil {
+			return nil, err
+		}
+		return gh.ReleaseAsset(ctx, owner, repo, r.src.Tag, name, sigstore.MaxBundleSize)
+	}
+	data, _, err := fetch.Bytes(ctx, r.d.HTTP, src, sigstore.MaxBundleSize, r.d.FetchOptions)
+	return data, err
 }
 
 // github returns an API client and the repository whose releases and
