@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lukium/kms-verify-action/internal/cli"
 	"github.com/lukium/kms-verify-action/internal/testkit/gitrepo"
@@ -115,5 +116,31 @@ func TestBadNodeVersionIsUsage(t *testing.T) {
 	res = run(t, runOpts{}, toolchainArgs(t.TempDir(), "http://mirror.example", "https://cdn.example/x")...)
 	if res.code != cli.ExitUsage || !strings.Contains(res.stderr+res.stdout, "node-mirror") {
 		t.Fatalf("http mirror: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// An earlier release is rebuilt, when looking for a rollback, with the Node
+// it declares itself: a CDN that serves v1.0.0 (built with Node 18) is a
+// rollback, which a rebuild of v1.0.0 with v2.0.0's Node 20 would miss and
+// call tampering.
+func TestEarlierReleaseRebuiltWithItsOwnToolchain(t *testing.T) {
+	m := nodemirror.Start(t, toolchain.Platform(),
+		nodemirror.Release{Version: "v20.11.1", LTS: "Iron"}, nodemirror.Release{Version: "v18.20.0", LTS: "Hydrogen"})
+	dir := filepath.Join(t.TempDir(), "repo")
+	date := gitrepo.DefaultDate
+	for _, rel := range []struct{ tag, nvmrc string }{{"v1.0.0", "18.20.0\n"}, {"v2.0.0", "20.11.1\n"}} {
+		date = date.Add(time.Hour)
+		if _, err := gitrepo.Create(context.Background(), dir, map[string]string{"build.sh": nodeBuildSh, ".nvmrc": rel.nvmrc}, date,
+			gitrepo.Tag{Name: rel.tag, Annotated: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newCDN(t, serve([]byte("v18.20.0\n")))
+	res := run(t, runOpts{}, toolchainArgs(dir, m.URL, c.URL+"/node-version.txt")...)
+	if res.code != cli.ExitFailed || res.rep.Reason != "rollback" {
+		t.Fatalf("exit %d reason %q, want 1 rollback\n%s", res.code, res.rep.Reason, res.stdout)
+	}
+	if !strings.Contains(res.stdout+res.stderr, "Toolchain of v1.0.0: node v18.20.0") {
+		t.Errorf("the log does not name the earlier release's toolchain:\n%s", res.stdout)
 	}
 }

@@ -656,7 +656,17 @@ func (r *run) checkoutAndBuild(ctx context.Context, sub, tag string) (string, so
 		return "", res, err
 	}
 	benv = overrideEnv(benv, handed)
-	benv = r.withToolchain(benv)
+	tc := r.tc
+	if tag != r.src.Tag {
+		// An earlier release is rebuilt with the toolchain it declares.
+		if tc, err = r.earlierToolchain(ctx, src, filepath.Join(base, "toolchain")); err != nil {
+			return "", res, fmt.Errorf("its toolchain: %w", err)
+		}
+		if tc != nil && tc.Node != nil {
+			r.d.Log.Logf("Toolchain of %s: %s", tag, tc.Node.String())
+		}
+	}
+	benv = withToolchainOf(tc, benv)
 	if benv, err = r.withCache(benv, user); err != nil {
 		return "", res, err
 	}

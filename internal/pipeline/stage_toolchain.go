@@ -48,14 +48,7 @@ func (r *run) toolchain(ctx context.Context) bool {
 		}
 		return true
 	}
-	res, err := toolchain.Prepare(ctx, toolchain.Options{
-		Read:     checkoutReader(src),
-		Workflow: r.cfg.SignerWorkflow,
-		Override: r.cfg.NodeVersion,
-		Mirror:   r.cfg.NodeMirror,
-		Dir:      dir,
-		Download: fetchDownloader{r},
-	})
+	res, err := r.prepareToolchain(ctx, src, dir)
 	r.tc = &res
 	r.rep.Toolchain = &res
 	if err != nil {
@@ -77,20 +70,63 @@ func (r *run) toolchain(ctx context.Context) bool {
 	return true
 }
 
-// withToolchain puts the toolchain's directories first on the build's PATH and
-// adds the variables it needs.
-func (r *run) withToolchain(env []string) []string {
-	if r.tc == nil {
+// prepareToolchain resolves and installs, into dir, the Node that the
+// checkout at src declares (or the node-version input names).
+func (r *run) prepareToolchain(ctx context.Context, src, dir string) (toolchain.Result, error) {
+	return toolchain.Prepare(ctx, toolchain.Options{
+		Read:     checkoutReader(src),
+		Workflow: r.cfg.SignerWorkflow,
+		Override: r.cfg.NodeVersion,
+		Mirror:   r.cfg.NodeMirror,
+		Dir:      dir,
+		Download: fetchDownloader{r},
+	})
+}
+
+// earlierToolchain prepares the toolchain an earlier release (checked out
+// at src) declares, so that its rebuild runs with its own Node, not the
+// checked release's. dir is used when there is no cache-dir. With
+// build-image the image is the toolchain of every rebuild.
+func (r *run) earlierToolchain(ctx context.Context, src, dir string) (*toolchain.Result, error) {
+	if r.cfg.BuildImage != "" {
+		return r.tc, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, ToolchainTimeout)
+	defer cancel()
+	if c, err := r.buildCache(); err != nil {
+		return nil, err
+	} else if c != nil {
+		if dir, err = c.Node(); err != nil {
+			return nil, err
+		}
+	} else if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	res, err := r.prepareToolchain(ctx, src, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// withToolchain puts the checked release's toolchain on the build's PATH
+// (see withToolchainOf).
+func (r *run) withToolchain(env []string) []string { return withToolchainOf(r.tc, env) }
+
+// withToolchainOf puts tc's directories first on the build's PATH and adds
+// the variables it needs.
+func withToolchainOf(tc *toolchain.Result, env []string) []string {
+	if tc == nil {
 		return env
 	}
-	if len(r.tc.PathDirs) > 0 {
+	if len(tc.PathDirs) > 0 {
 		for i, kv := range env {
 			if rest, ok := strings.CutPrefix(kv, "PATH="); ok {
-				env[i] = "PATH=" + strings.Join(r.tc.PathDirs, ":") + ":" + rest
+				env[i] = "PATH=" + strings.Join(tc.PathDirs, ":") + ":" + rest
 			}
 		}
 	}
-	return append(env, r.tc.Env...)
+	return append(env, tc.Env...)
 }
 
 // checkoutReader reads files of the checkout without leaving it (links that
