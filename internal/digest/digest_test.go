@@ -161,7 +161,11 @@ func TestReaderConstantMemory(t *testing.T) {
 		})
 	}
 	small, large := allocs(1<<20), allocs(64<<20)
-	if large > small {
+	// 64 MiB is 256 chunks against 4: one allocation per chunk would add
+	// about 250. A few may come from the buffer pool refilling after a
+	// garbage collection (sync.Pool is emptied by GC, more often on a
+	// loaded machine), which is not growth with size.
+	if large > small+4 {
 		t.Fatalf("allocations grow with size: %v for 1 MiB, %v for 64 MiB", small, large)
 	}
 	if small > 24 { // a worker, a channel and a cleanup per hash, the buffers, the sum
