@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/lukium/kms-verify-action/internal/config"
-	"github.com/lukium/kms-verify-action/internal/conformance"
 	"github.com/lukium/kms-verify-action/internal/container"
 	"github.com/lukium/kms-verify-action/internal/digest"
 	"github.com/lukium/kms-verify-action/internal/fetch"
@@ -95,7 +94,7 @@ func Main(ctx context.Context, e Env) int {
 	case "demo":
 		return runDemo(ctx, e, args)
 	case "verify-bundle":
-		return exitForError(conformance.Run(ctx, args, e.Stdout, e.Stderr))
+		return runVerifyBundle(ctx, e, args)
 	case "dispatch":
 		return runDispatch(ctx, e, args)
 	case "history":
