@@ -11,6 +11,7 @@ import (
 
 	"github.com/lukium/kms-verify-action/internal/config"
 	"github.com/lukium/kms-verify-action/internal/container"
+	"github.com/lukium/kms-verify-action/internal/release"
 	"github.com/lukium/kms-verify-action/internal/source"
 	"github.com/lukium/kms-verify-action/internal/wellknown"
 )
@@ -135,108 +136,7 @@ func reproduce(cfg config.Config, src source.Result, arts []*artifactState) []st
 		)
 		lines = append(lines, publicSignatureCheck(cfg, src, a.cfg.Bundle, path)...)
 	}
-	args := []string{"kms-verify", "verify"}
-	if cfg.ConfigFile != "" {
-		// The file holds the artifacts and the rest; flags given beside it follow.
-		args = append(args, "--config", q(cfg.ConfigFile))
-	}
-	args = append(args, "--repo", q(cfg.Repo), "--tag", q(cfg.Tag), "--build-command", q(cfg.BuildCommand))
-	for _, n := range cfg.BuildEnv {
-		args = append(args, "--build-env", q(n))
-	}
-	if cfg.BuildTimeout != config.DefaultBuildTimeout {
-		args = append(args, "--build-timeout", cfg.BuildTimeout.String())
-	}
-	if cfg.BuildAsRoot {
-		args = append(args, "--build-as-root")
-	}
-	if cfg.BuildImage != "" {
-		args = append(args, "--build-image", q(cfg.BuildImage))
-	}
-	if cfg.AllowPrevious > 0 {
-		args = append(args, "--allow-previous", fmt.Sprint(cfg.AllowPrevious))
-	}
-	if cfg.ConfigFile == "" && len(arts) == 1 { // otherwise the artifacts come from the file
-		args = append(args, "--artifact", q(arts[0].cfg.Path), "--name", q(arts[0].cfg.Name), "--url", q(arts[0].cfg.URL))
-		if b := arts[0].cfg.Bundle; b != "" {
-			args = append(args, "--bundle", q(b))
-		}
-	}
-	if cfg.ConfigFile == "" {
-		for _, s := range cfg.Sites {
-			args = append(args, "--site-dir", q(s.Dir), "--site-url", q(s.URL))
-			for _, p := range s.Include {
-				args = append(args, "--site-include", q(p))
-			}
-			for _, p := range s.Exclude {
-				args = append(args, "--site-exclude", q(p))
-			}
-		}
-		for _, a := range cfg.Allow {
-			args = append(args, "--allow-subresource", q(strings.TrimSpace(a.URL+" "+a.Integrity)))
-		}
-		for _, f := range cfg.Frames {
-			args = append(args, "--allow-frame", q(f))
-		}
-	}
-	if cfg.AllowInline {
-		args = append(args, "--allow-inline")
-	}
-	if cfg.PageURL != "" {
-		args = append(args, "--page-url", q(cfg.PageURL))
-	}
-	if cfg.SkipPageCheck {
-		args = append(args, "--skip-page-check")
-	}
-	if cfg.TrustedRoot != "" {
-		args = append(args, "--trusted-root", q(cfg.TrustedRoot))
-	}
-	if cfg.TUFURL != "" {
-		args = append(args, "--tuf-url", q(cfg.TUFURL))
-		if cfg.TUFRoot != "" {
-			args = append(args, "--tuf-root", q(cfg.TUFRoot))
-		}
-	}
-	if cfg.Key != "" {
-		args = append(args, "--key", q(cfg.Key))
-	}
-	for _, fv := range [][2]string{{"--source-ref", cfg.SourceRef}, {"--source-digest", cfg.SourceDigest}, {"--signer-digest", cfg.SignerDigest},
-		{"--certificate-oidc-issuer", cfg.CertificateOIDCIssuer}, {"--predicate-type", predicateIfCustom(cfg.PredicateType)}} {
-		if fv[1] != "" {
-			args = append(args, fv[0], q(fv[1]))
-		}
-	}
-	if cfg.AllowSelfHostedRunners {
-		args = append(args, "--allow-self-hosted-runners")
-	}
-	if cfg.RequireAttestation {
-		args = append(args, "--require-attestation")
-	}
-	if cfg.SignerRepo != "" {
-		args = append(args, "--signer-repo", q(cfg.SignerRepo), "--signer-workflow", q(cfg.SignerWorkflow))
-	}
-	if cfg.CertificateIdentity != "" {
-		args = append(args, "--certificate-identity", q(cfg.CertificateIdentity))
-	}
-	if cfg.CertificateIdentityRegexp != "" {
-		args = append(args, "--certificate-identity-regexp", q(cfg.CertificateIdentityRegexp))
-	}
-	if cfg.FetchBudget != config.DefaultFetchBudget && cfg.FetchBudget > 0 {
-		args = append(args, "--fetch-budget", cfg.FetchBudget.String())
-	}
-	if cfg.FetchConcurrency > 0 {
-		args = append(args, "--fetch-concurrency", fmt.Sprint(cfg.FetchConcurrency))
-	}
-	if cfg.CacheBustParam != "" {
-		args = append(args, "--cache-bust-param", q(cfg.CacheBustParam))
-	}
-	if cfg.SkipCacheBust {
-		args = append(args, "--skip-cache-bust")
-	}
-	if cfg.AllowUnsigned {
-		args = append(args, "--allow-unsigned")
-	}
-	lines = append(lines, "# or let the verifier do all of the above:", strings.Join(args, " "))
+	lines = append(lines, "# or let the verifier do all of the above:", VerifyCommand(cfg))
 	return lines
 }
 
@@ -380,4 +280,156 @@ func removeTree(dir string) error {
 		err = os.RemoveAll(dir)
 	}
 	return err
+}
+
+// VerifyCommand is the kms-verify command line that repeats a run of cfg:
+// every setting that can change its outcome, and none that only says where
+// results go (report, summary, evidence, publish, cache-dir, verbose).
+// TestReproduceCarriesEveryOutcomeSetting (package cli) holds every option
+// of the table to that.
+func VerifyCommand(cfg config.Config) string {
+	q := ShellQuote
+	args := []string{"kms-verify", "verify"}
+	if cfg.ConfigFile != "" {
+		// The file holds the artifacts and the rest; flags given beside it follow.
+		args = append(args, "--config", q(cfg.ConfigFile))
+	}
+	args = append(args, "--repo", q(cfg.Repo), "--tag", q(cfg.Tag), "--build-command", q(cfg.BuildCommand))
+	for _, n := range cfg.BuildEnv {
+		args = append(args, "--build-env", q(n))
+	}
+	if cfg.BuildTimeout != config.DefaultBuildTimeout {
+		args = append(args, "--build-timeout", cfg.BuildTimeout.String())
+	}
+	if cfg.BuildAsRoot {
+		args = append(args, "--build-as-root")
+	}
+	if cfg.BuildImage != "" {
+		args = append(args, "--build-image", q(cfg.BuildImage))
+	}
+	if cfg.AllowPrevious > 0 {
+		args = append(args, "--allow-previous", fmt.Sprint(cfg.AllowPrevious))
+	}
+	if cfg.ConfigFile == "" && len(cfg.Artifacts) == 1 { // otherwise the artifacts come from the file
+		args = append(args, "--artifact", q(cfg.Artifacts[0].Path), "--name", q(cfg.Artifacts[0].Name), "--url", q(cfg.Artifacts[0].URL))
+		if b := cfg.Artifacts[0].Bundle; b != "" {
+			args = append(args, "--bundle", q(b))
+		}
+	}
+	if cfg.ConfigFile == "" {
+		for _, s := range cfg.Sites {
+			args = append(args, "--site-dir", q(s.Dir), "--site-url", q(s.URL))
+			for _, p := range s.Include {
+				args = append(args, "--site-include", q(p))
+			}
+			for _, p := range s.Exclude {
+				args = append(args, "--site-exclude", q(p))
+			}
+		}
+		for _, a := range cfg.Allow {
+			args = append(args, "--allow-subresource", q(strings.TrimSpace(a.URL+" "+a.Integrity)))
+		}
+		for _, f := range cfg.Frames {
+			args = append(args, "--allow-frame", q(f))
+		}
+	}
+	if cfg.AllowInline {
+		args = append(args, "--allow-inline")
+	}
+	if cfg.PageURL != "" {
+		args = append(args, "--page-url", q(cfg.PageURL))
+	}
+	if cfg.SkipPageCheck {
+		args = append(args, "--skip-page-check")
+	}
+	if cfg.TrustedRoot != "" {
+		args = append(args, "--trusted-root", q(cfg.TrustedRoot))
+	}
+	if cfg.TUFURL != "" {
+		args = append(args, "--tuf-url", q(cfg.TUFURL))
+		if cfg.TUFRoot != "" {
+			args = append(args, "--tuf-root", q(cfg.TUFRoot))
+		}
+	}
+	if cfg.Key != "" {
+		args = append(args, "--key", q(cfg.Key))
+	}
+	for _, fv := range [][2]string{{"--source-ref", cfg.SourceRef}, {"--source-digest", cfg.SourceDigest}, {"--signer-digest", cfg.SignerDigest},
+		{"--certificate-oidc-issuer", cfg.CertificateOIDCIssuer}, {"--predicate-type", predicateIfCustom(cfg.PredicateType)}} {
+		if fv[1] != "" {
+			args = append(args, fv[0], q(fv[1]))
+		}
+	}
+	if cfg.AllowSelfHostedRunners {
+		args = append(args, "--allow-self-hosted-runners")
+	}
+	if cfg.RequireAttestation {
+		args = append(args, "--require-attestation")
+	}
+	if cfg.SignerRepo != "" {
+		args = append(args, "--signer-repo", q(cfg.SignerRepo), "--signer-workflow", q(cfg.SignerWorkflow))
+	}
+	if cfg.CertificateIdentity != "" {
+		args = append(args, "--certificate-identity", q(cfg.CertificateIdentity))
+	}
+	if cfg.CertificateIdentityRegexp != "" {
+		args = append(args, "--certificate-identity-regexp", q(cfg.CertificateIdentityRegexp))
+	}
+	if cfg.FetchBudget != config.DefaultFetchBudget && cfg.FetchBudget > 0 {
+		args = append(args, "--fetch-budget", cfg.FetchBudget.String())
+	}
+	if cfg.FetchConcurrency > 0 {
+		args = append(args, "--fetch-concurrency", fmt.Sprint(cfg.FetchConcurrency))
+	}
+	if cfg.CacheBustParam != "" {
+		args = append(args, "--cache-bust-param", q(cfg.CacheBustParam))
+	}
+	if cfg.SkipCacheBust {
+		args = append(args, "--skip-cache-bust")
+	}
+	if cfg.TagPattern != "" && cfg.TagPattern != release.DefaultPattern {
+		args = append(args, "--tag-pattern", q(cfg.TagPattern))
+	}
+	if cfg.IncludePrereleases {
+		args = append(args, "--include-prereleases")
+	}
+	if cfg.RollbackDepth < 0 {
+		args = append(args, "--rollback-depth", "0")
+	} else if cfg.RollbackDepth > 0 && cfg.RollbackDepth != config.DefaultRollbackDepth {
+		args = append(args, "--rollback-depth", fmt.Sprint(cfg.RollbackDepth))
+	}
+	if cfg.NodeVersion != "" {
+		args = append(args, "--node-version", q(cfg.NodeVersion))
+	}
+	if cfg.NodeMirror != "" {
+		args = append(args, "--node-mirror", q(cfg.NodeMirror))
+	}
+	if cfg.ConfigFile == "" {
+		// The file holds these too (and the header policy's other keys).
+		if h := cfg.Headers; h.File != "" {
+			args = append(args, "--headers-file", q(h.File))
+		}
+		if h := cfg.Headers; h.Format != "" {
+			args = append(args, "--headers-format", q(h.Format))
+		}
+		if req := cfg.Headers.Policy.Require; len(req) > 0 {
+			args = append(args, "--require-headers", q(strings.Join(req, ",")))
+		}
+	}
+	for _, tr := range cfg.SignerTriggers {
+		args = append(args, "--signer-trigger", q(tr))
+	}
+	if cfg.MaxArtifactSize > 0 && cfg.MaxArtifactSize != config.DefaultMaxArtifactSize {
+		args = append(args, "--max-artifact-size", fmt.Sprint(cfg.MaxArtifactSize))
+	}
+	if cfg.FetchTimeout > 0 && cfg.FetchTimeout != config.DefaultFetchTimeout {
+		args = append(args, "--fetch-timeout", cfg.FetchTimeout.String())
+	}
+	if cfg.GitHubAPIURL != "" {
+		args = append(args, "--github-api-url", q(cfg.GitHubAPIURL))
+	}
+	if cfg.AllowUnsigned {
+		args = append(args, "--allow-unsigned")
+	}
+	return strings.Join(args, " ")
 }
