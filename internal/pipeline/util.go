@@ -168,6 +168,9 @@ func publicSignatureCheck(cfg config.Config, src source.Result, bundle, path str
 	case strings.HasPrefix(bundle, "https://"):
 		lines = append(lines, fmt.Sprintf("curl -fsSL --proto '=https' -o ../bundle.sigstore.json -- %s", q(bundle)))
 		bundleArg = "../bundle.sigstore.json"
+	case strings.HasPrefix(bundle, "http://"): // loopback only (config refuses others)
+		lines = append(lines, fmt.Sprintf("curl -fsSL -o ../bundle.sigstore.json -- %s", q(bundle)))
+		bundleArg = "../bundle.sigstore.json"
 	default:
 		bundleArg = strings.TrimPrefix(bundle, "file:")
 		if !strings.HasPrefix(bundleArg, "/") {

@@ -104,6 +104,8 @@ func TestPublicSignatureCheck(t *testing.T) {
 		{"attestations API", gh, config.BundleAttestations, []string{"gh attestation verify dist/a.js --repo acme/kms --signer-workflow acme/kms/.github/workflows/release.yml --source-ref refs/tags/v1.0.0 --source-digest 160f9e15", "--deny-self-hosted-runners"}, false},
 		{"release asset", gh, "release-asset:a.js.sigstore.json", []string{"--bundle ../a.js.sigstore.json"}, false},
 		{"relative file", gh, "b.json", []string{"--bundle ../b.json"}, false},
+		{"https URL", gh, "https://cdn.example/a.js.sigstore.json", []string{"--bundle ../bundle.sigstore.json"}, false},
+		{"loopback http URL", gh, "http://127.0.0.1:8080/a.js.sigstore.json", []string{"--bundle ../bundle.sigstore.json"}, false},
 		{"managed key", config.Config{Key: "cosign.pub"}, "/abs/b.json", []string{"cosign verify-blob --key cosign.pub --bundle /abs/b.json dist/a.js"}, false},
 		{"identity regexp", config.Config{CertificateIdentityRegexp: "https://x/.*", CertificateOIDCIssuer: "https://issuer"}, "/b.json", []string{"--certificate-identity-regexp '^(?:https://x/.*)$'", "--certificate-oidc-issuer https://issuer"}, false},
 		{"unsigned", gh, "", nil, true},
