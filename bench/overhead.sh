@@ -1,33 +1,56 @@
 #!/usr/bin/env bash
 # Times a KMS-sized verify against what it cannot avoid: a bare `git clone`
-# of the tag plus the same build, in the same run, alternating, with warm
-# caches, and prints the medians and the ratio on its last line:
-#   bare 12.31 s · verify 12.70 s · verify --cache-dir 12.66 s · ratio 1.03 (goal ≤ 1.05)
-# (the ratio is verify --cache-dir over bare).
-#
-# Everything is local: a temporary git repository whose build does real CPU
-# work with tools on the machine (gzip over generated text: no network), a
-# loopback HTTP server (python3) as the CDN, --allow-unsigned and
-# --skip-page-check (the signature is not the point).
+# of the tag plus the same build, in the same run, alternating, and prints
+# each round and, on its last line, the medians and the ratio:
+#   bare 41.20 s · verify cold 63.10 s · verify --cache-dir 42.30 s · ratio 1.03 (goal ≤ 1.05)
+# (the ratio is verify with a warm --cache-dir over bare with a warm cache;
+# "verify cold" gets a fresh, empty --cache-dir every round).
 #
 #   bench/overhead.sh [ROUNDS] [BUILD_UNITS]   (defaults: 3 rounds, 8 units of ~1.5 s of CPU)
+#     The release's build does real CPU work with tools on the machine (gzip
+#     over generated text): no package manager, no network.
+#   bench/overhead.sh --npm [ROUNDS]            (default: 3 rounds)
+#     The release is bench/kms-like, a KMS-shaped npm project (TypeScript,
+#     Vite, a worker, a stylesheet, _headers, SRI pins; exact versions in its
+#     package-lock.json), built with `npm ci && npm run build` into dist/.
+#     Needs Node 20.19 or later on PATH and the npm registry. The bare build
+#     gets what the verifier's build gets: an empty HOME and an npm cache
+#     folder of its own, kept across rounds (warm).
+#
+# Everything else is local: a temporary git repository with the release, a
+# loopback HTTP server (python3) as the CDN, --allow-unsigned (the signature
+# is not the point). KEEP=1 keeps the work folder and the verifier's JSON
+# reports (report-*.json: the cost and timings of each stage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=gzip
+if [ "${1:-}" = --npm ]; then mode=npm; shift; fi
 rounds=${1:-3}
 units=${2:-8}
 command -v python3 >/dev/null || { echo "python3 is needed for the loopback CDN"; exit 1; }
+if [ "$mode" = npm ]; then
+  command -v npm >/dev/null || { echo "--npm needs node and npm on PATH"; exit 1; }
+fi
 work=$(mktemp -d)
 chmod 0711 "$work" # as root the build runs as a fresh uid, which must reach the work folders
 srv=
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  [ -n "$srv" ] && kill "$srv" 2>/dev/null
+  if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
 go build -o "$work/kms-verify" .
+git_() { GIT_AUTHOR_DATE=2024-01-02T00:00:00Z GIT_COMMITTER_DATE=2024-01-02T00:00:00Z \
+  git -C "$repo" -c user.name=bench -c user.email=bench@example.invalid "$@"; }
 
-# The release: a build that burns CPU deterministically (gzip -9 -n of
-# generated text, hashed) and writes dist/app.js.
+# The release, tagged v1.0.0, and for each mode: the build command, how the
+# bare build runs it, what the CDN serves and what the verifier checks.
 repo="$work/repo"
 mkdir -p "$repo"
-cat > "$repo/build.sh" <<SH
+if [ "$mode" = gzip ]; then
+  # A build that burns CPU deterministically (gzip -9 -n of generated text,
+  # hashed) and writes dist/app.js.
+  cat > "$repo/build.sh" <<SH
 #!/bin/sh
 set -eu
 mkdir -p dist
@@ -38,49 +61,87 @@ while [ \$i -lt $units ]; do
   i=\$((i + 1))
 done
 SH
-git -C "$repo" init -q
-git -C "$repo" add build.sh
-GIT_AUTHOR_DATE=2024-01-02T00:00:00Z GIT_COMMITTER_DATE=2024-01-02T00:00:00Z \
-  git -C "$repo" -c user.name=bench -c user.email=bench@example.invalid commit -qm release
-git -C "$repo" -c user.name=bench -c user.email=bench@example.invalid tag -a v1.0.0 -m v1.0.0
+  build_command="sh build.sh"
+  bare_build() { sh build.sh; }
+else
+  # The committed files of bench/kms-like only (not a node_modules or dist
+  # someone left there).
+  git ls-files -z bench/kms-like | while IFS= read -r -d '' f; do
+    mkdir -p "$repo/$(dirname "${f#bench/kms-like/}")"
+    cp "$f" "$repo/${f#bench/kms-like/}"
+  done
+  build_command="npm ci && npm run build"
+  mkdir -m 0700 "$work/bare-npm"
+  bare_build() {
+    rm -rf "$work/bare-home"; mkdir -m 0700 "$work/bare-home"
+    # Exactly the variables the verifier gives its build (build.Env), and
+    # the cache variable --cache-dir adds.
+    env -i PATH="$PATH" HOME="$work/bare-home" SOURCE_DATE_EPOCH=1704153600 RELEASE_TAG=v1.0.0 \
+      RELEASE_COMMIT="$(git rev-parse HEAD)" TZ=UTC npm_config_cache="$work/bare-npm" \
+      sh -c "$build_command" > "$work/bare.log" 2>&1 ||
+      { echo "bare build failed:"; tail -20 "$work/bare.log"; exit 1; }
+  }
+fi
+git_ init -q
+git_ add -A
+git_ commit -qm release
+git_ tag -a v1.0.0 -m v1.0.0
 
-# The CDN serves what the release builds.
 bare() {
   rm -rf "$work/bare"
   git clone -q --branch v1.0.0 "$repo" "$work/bare" 2>/dev/null
-  (cd "$work/bare" && sh build.sh)
+  (cd "$work/bare" && bare_build)
 }
-bare
+bare # also warms the bare build's cache
+
+# The CDN serves what the release builds.
 mkdir -p "$work/cdn"
-cp "$work/bare/dist/app.js" "$work/cdn/app.js"
+if [ "$mode" = gzip ]; then
+  cp "$work/bare/dist/app.js" "$work/cdn/app.js"
+  probe=app.js
+else
+  cp -R "$work/bare/dist/." "$work/cdn/"
+  probe=index.html
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -m http.server --bind 127.0.0.1 --directory "$work/cdn" "$port" >/dev/null 2>&1 &
+python3 bench/cdn.py "$work/cdn" "$port" >/dev/null 2>&1 &
 srv=$!
 for _ in $(seq 50); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/app.js')" 2>/dev/null && break
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/$probe')" 2>/dev/null && break
   sleep 0.1
 done
+if [ "$mode" = gzip ]; then
+  target=(--artifact dist/app.js --url "http://127.0.0.1:$port/app.js" --skip-page-check)
+else
+  # Site mode: every file of dist/ fetched and compared, the page's scripts
+  # and styles accounted for.
+  target=(--site-dir dist --site-url "http://127.0.0.1:$port/")
+fi
 
 mkdir -m 0711 "$work/tmp" "$work/cache"
+n=0
 verify() {
+  n=$((n + 1))
   TMPDIR="$work/tmp" "$work/kms-verify" verify --repo "$repo" --tag v1.0.0 \
-    --build-command "sh build.sh" --artifact dist/app.js --url "http://127.0.0.1:$port/app.js" \
-    --allow-unsigned --skip-page-check "$@" > "$work/verify.log" 2>&1 ||
+    --build-command "$build_command" "${target[@]}" --allow-unsigned \
+    --report "$work/report-$n-$1.json" "${@:2}" > "$work/verify.log" 2>&1 ||
     { echo "verify failed:"; tail -20 "$work/verify.log"; exit 1; }
 }
+cold() { rm -rf "$work/cold"; mkdir -m 0711 "$work/cold"; verify cold --cache-dir "$work/cold"; }
+warm() { verify warm --cache-dir "$work/cache"; }
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-# Warm everything once (page cache, binary, cache folder).
-verify
-verify --cache-dir "$work/cache"
+# Warm everything once (page cache, binary, the warm cache folder).
+warm
 b=() v=() c=()
 for i in $(seq "$rounds"); do
-  t0=$(now); bare; t1=$(now); verify; t2=$(now); verify --cache-dir "$work/cache"; t3=$(now)
+  t0=$(now); bare; t1=$(now); cold; t2=$(now); warm; t3=$(now)
   b+=("$(sub "$t1" "$t0")"); v+=("$(sub "$t2" "$t1")"); c+=("$(sub "$t3" "$t2")")
-  printf 'round %d: bare %.2f s · verify %.2f s · verify --cache-dir %.2f s\n' "$i" "${b[-1]}" "${v[-1]}" "${c[-1]}"
+  printf 'round %d: bare %.2f s · verify cold %.2f s · verify --cache-dir %.2f s · load %s\n' \
+    "$i" "${b[-1]}" "${v[-1]}" "${c[-1]}" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mb=$(median "${b[@]}"); mv=$(median "${v[@]}"); mc=$(median "${c[@]}")
-awk -v b="$mb" -v v="$mv" -v c="$mc" 'BEGIN {
-  printf "medians of the rounds; verify alone is %.2f× bare\n", v/b
-  printf "bare %.2f s · verify %.2f s · verify --cache-dir %.2f s · ratio %.2f (goal ≤ 1.05)\n", b, v, c, c/b }'
+awk -v b="$mb" -v v="$mv" -v c="$mc" -v m="$mode" 'BEGIN {
+  printf "%s release; medians of the rounds; verify cold is %.2f× bare\n", m, v/b
+  printf "bare %.2f s · verify cold %.2f s · verify --cache-dir %.2f s · ratio %.2f (goal ≤ 1.05)\n", b, v, c, c/b }'
