@@ -25,7 +25,10 @@ COPY testdata/ ./testdata/
 # link to the verifier's code (the release workflow passes both).
 ARG VERSION=dev
 ARG COMMIT=
-RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w -buildid= \
+# -linkmode=internal: the cgo part is a dlopen of libcrypto, which Go's own
+# linker handles; GNU ld's output was mapped by Linux 6.x (ext4 large
+# folios) with 2 MiB pages and showed about 8 MiB more RSS for the same code.
+RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w -buildid= -linkmode=internal \
       -X github.com/lukium/kms-verify-action/internal/version.version=${VERSION} \
       -X github.com/lukium/kms-verify-action/internal/version.commit=${COMMIT}" \
     -o /out/kms-verify .

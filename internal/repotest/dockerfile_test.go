@@ -111,7 +111,7 @@ func TestDockerfileBuildsTrimmedBinaryWithLibcrypto(t *testing.T) {
 	}
 	// cgo on: SHA-384 through the system's libcrypto (internal/digest),
 	// which the runtime stage must then install.
-	for _, want := range []string{"CGO_ENABLED=1", "-trimpath", `-ldflags="-s -w -buildid= `, "-o /out/kms-verify",
+	for _, want := range []string{"CGO_ENABLED=1", "-trimpath", `-ldflags="-s -w -buildid= -linkmode=internal `, "-o /out/kms-verify",
 		// the version and commit the release workflow passes as build arguments
 		"-X github.com/lukium/kms-verify-action/internal/version.version=${VERSION}",
 		"-X github.com/lukium/kms-verify-action/internal/version.commit=${COMMIT}"} {
