@@ -197,6 +197,21 @@ func EngineEnv(e Engine, lookup func(string) (string, bool), home string) []stri
 	return env
 }
 
+// EngineHome makes the engine client's private HOME and DOCKER_CONFIG under
+// parent: an empty folder but for a config.json holding no credentials
+// ("{}"). Podman (4.3) takes DOCKER_CONFIG/config.json as its auth file and
+// refuses to run at all when that file is missing.
+func EngineHome(parent string) (string, error) {
+	dir, err := os.MkdirTemp(parent, "engine-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}\n"), 0o600); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
 // inside are the fixed variables a build gets in the container (besides
 // the allowed --build-env names).
 var inside = map[string]bool{"HOME": true, "SOURCE_DATE_EPOCH": true, "RELEASE_TAG": true, "RELEASE_COMMIT": true, "TZ": true}

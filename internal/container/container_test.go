@@ -368,3 +368,19 @@ func TestRemove(t *testing.T) {
 		}
 	}
 }
+
+func TestEngineHomeHasEmptyAuthFile(t *testing.T) {
+	t.Parallel()
+	dir, err := container.EngineHome(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil || string(b) != "{}\n" {
+		t.Fatalf("config.json: %q, %v", b, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("engine home holds %d entries, want only config.json", len(entries))
+	}
+}

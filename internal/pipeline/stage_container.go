@@ -43,7 +43,7 @@ func (r *run) runInContainer(ctx context.Context, o build.Options) (build.Result
 	if err != nil {
 		return build.Result{}, verdict.Inconclusivef("container-mount", "the checkout cannot be mounted into the build container: %v", err)
 	}
-	engineHome, err := os.MkdirTemp(r.work, "engine-")
+	engineHome, err := container.EngineHome(r.work)
 	if err != nil {
 		return build.Result{}, verdict.Inconclusivef("workspace", "%v", err)
 	}
