@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
@@ -196,38 +197,121 @@ func (h *Hasher) Sum() Sum {
 // it stops reading after max+1 bytes and returns an error wrapping
 // ErrTooLarge. A read error is returned as an ErrInconclusive-class error
 // with reason "read-error".
+//
+// An input of more than one chunk goes through a ring of ringSize pooled
+// buffers: the read and each hash (on its own goroutine) move on as soon as
+// their next buffer is ready, so the slowest hash never waits for the read
+// or for a faster hash that a busy core held up. Memory is bounded by the
+// ring, whatever the size.
 func Reader(r io.Reader, max int64, opts ...Option) (Sum, error) {
 	if max < 0 {
 		max = 0
 	}
 	h := NewHasher(opts...)
-	// Two buffers: the next chunk is read while the hashes consume the
-	// previous one, so reading costs no wall time on top of hashing.
-	b0, b1 := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
-	defer bufPool.Put(b0)
-	defer bufPool.Put(b1)
-	bufs := [2][]byte{*b0, *b1}
-	defer h.end() // never leave a worker holding a buffer that goes back to the pool
 	lr := &io.LimitedReader{R: r, N: max + 1}
-	var n int64
-	for cur := 0; ; cur ^= 1 {
-		k, err := io.ReadFull(lr, bufs[cur])
+	first := bufPool.Get().(*[]byte)
+	defer func() { bufPool.Put(first) }()
+	k, err := io.ReadFull(lr, *first)
+	if int64(k) > max {
+		return Sum{}, TooLarge(max)
+	}
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF: // all of it fits one chunk
+		h.Write((*first)[:k])
+		return h.Sum(), nil
+	case nil:
+	default:
+		return Sum{}, readError(err)
+	}
+	return h.ring(lr, max, first, k)
+}
+
+// ringSize is how many chunks the read may be ahead of the slowest hash.
+const ringSize = 4
+
+type chunk struct {
+	buf int // index in the ring
+	n   int
+}
+
+// ring hashes the rest of lr after a first full chunk (in *first, k bytes),
+// with one goroutine per hash over a ring of buffers.
+func (h *Hasher) ring(lr *io.LimitedReader, max int64, first *[]byte, k int) (Sum, error) {
+	hashes := []hash.Hash{h.h256, h.h384}
+	if h.h512 != nil {
+		hashes = append(hashes, h.h512)
+	}
+	bufs := [ringSize]*[]byte{first}
+	for i := 1; i < ringSize; i++ {
+		bufs[i] = bufPool.Get().(*[]byte)
+	}
+	defer func() {
+		for _, b := range bufs[1:] {
+			bufPool.Put(b)
+		}
+	}()
+	var refs [ringSize]atomic.Int32
+	free := make(chan int, ringSize)
+	for i := 1; i < ringSize; i++ {
+		free <- i
+	}
+	work := make([]chan chunk, len(hashes))
+	var wg sync.WaitGroup
+	for j, hh := range hashes {
+		work[j] = make(chan chunk, ringSize)
+		wg.Add(1)
+		go func(hh hash.Hash, in <-chan chunk) {
+			defer wg.Done()
+			for c := range in {
+				hh.Write((*bufs[c.buf])[:c.n])
+				if refs[c.buf].Add(-1) == 0 {
+					free <- c.buf
+				}
+			}
+		}(hh, work[j])
+	}
+	send := func(c chunk) {
+		refs[c.buf].Store(int32(len(work)))
+		for _, w := range work {
+			w <- c
+		}
+	}
+	// The buffers go back to the pool only once no worker holds one.
+	stop := func() {
+		for _, w := range work {
+			close(w)
+		}
+		wg.Wait()
+	}
+	n := int64(k)
+	send(chunk{0, k})
+	for {
+		i := <-free
+		k, err := io.ReadFull(lr, *bufs[i])
 		if k > 0 {
-			h.end()
 			if n += int64(k); n > max {
+				stop()
 				return Sum{}, TooLarge(max)
 			}
-			h.begin(bufs[cur][:k])
+			send(chunk{i, k})
+		} else {
+			free <- i
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
 		}
 		if err != nil {
-			return Sum{}, verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("read: %w", err))
+			stop()
+			return Sum{}, readError(err)
 		}
 	}
-	h.end()
+	stop()
+	h.size = n
 	return h.Sum(), nil
+}
+
+func readError(err error) error {
+	return verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("read: %w", err))
 }
 
 // File hashes the file at path, refusing files larger than max bytes.
