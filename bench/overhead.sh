@@ -8,7 +8,8 @@
 # "with rm" adds the removal of the bare tree, which the verifier does for
 # its own work folder before it exits. "verify cold" gets a fresh, empty
 # --cache-dir every round. CPU time is steadier than wall time on a shared
-# machine.
+# machine, and user time steadier than system time (the kernel's share
+# swings with what other processes do to memory and disk).
 #
 #   bench/overhead.sh [ROUNDS] [BUILD_UNITS]   (defaults: 3 rounds, 8 units of ~1.5 s of CPU)
 #     The release's build does real CPU work with tools on the machine (gzip
@@ -138,7 +139,8 @@ warm() { verify warm --cache-dir "$work/cache"; }
 cleanup_bare() { rm -rf "$work/bare"; }
 # cpu: user + system seconds of every child waited for so far (bash's times).
 # (times runs in this shell, not in a $(...) subshell, to see its children.)
-cpu() { times > "$work/times"; awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } printf "%.3f", s }' "$work/times"; }
+# It prints "user+sys user".
+cpu() { times > "$work/times"; awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, "m"); v[i] = t[1] * 60 + t[2]; s += v[i] } printf "%.3f %.3f\n", s, v[1] }' "$work/times"; }
 now() { date +%s.%N; }
 # timed NAME CMD...: runs CMD, appends its wall and CPU seconds to NAME_w, NAME_c.
 timed() {
@@ -148,14 +150,15 @@ timed() {
   # first, outside the timing, so it does not slow this step.
   sync
   cpu > "$work/c0"; t0=$(now); "$@"; t1=$(now); cpu > "$work/c1"
-  c0=$(cat "$work/c0"); c1=$(cat "$work/c1")
+  read -r c0 u0 < "$work/c0"; read -r c1 u1 < "$work/c1"
   eval "${name}_w+=($(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }'))"
   eval "${name}_c+=($(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.3f", a - b }'))"
+  eval "${name}_u+=($(awk -v a="$u1" -v b="$u0" 'BEGIN { printf "%.3f", a - b }'))"
 }
 # Warm everything once (page cache, binary, the warm cache folder).
 warm
 cleanup_bare
-b_w=() b_c=() r_w=() r_c=() v_w=() v_c=() c_w=() c_c=() ratios=()
+b_w=() b_c=() b_u=() r_w=() r_c=() r_u=() v_w=() v_c=() v_u=() c_w=() c_c=() c_u=() ratios=()
 for i in $(seq "$rounds"); do
   # Bare and verify --cache-dir side by side, in turns first, so a load that
   # drifts during the run weighs on both; the cold verify last.
@@ -172,7 +175,8 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 awk -v m="$mode" -v n="$rounds" -v b="$(median "${b_w[@]}")" -v r="$(median "${r_w[@]}")" \
   -v v="$(median "${v_w[@]}")" -v c="$(median "${c_w[@]}")" -v bc="$(median "${b_c[@]}")" \
-  -v rc="$(median "${r_c[@]}")" -v cc="$(median "${c_c[@]}")" -v pr="$(median "${ratios[@]}")" 'BEGIN {
+  -v rc="$(median "${r_c[@]}")" -v cc="$(median "${c_c[@]}")" -v pr="$(median "${ratios[@]}")" \
+  -v bu="$(median "${b_u[@]}")" -v cu="$(median "${c_u[@]}")" 'BEGIN {
   printf "%s release, medians of %d rounds; bare + rm is %.2f s; verify cold is %.2f× bare; median of the rounds\x27 own ratios %.2f\n", m, n, b + r, v / b, pr
-  printf "cpu (user + sys, children included): bare %.2f s + rm %.2f s · verify --cache-dir %.2f s · ratio %.2f (%.2f with rm)\n", bc, rc, cc, cc / bc, cc / (bc + rc)
+  printf "cpu (user + sys, children included): bare %.2f s + rm %.2f s · verify --cache-dir %.2f s · ratio %.2f (%.2f with rm); user alone: bare %.2f s · verify --cache-dir %.2f s · ratio %.2f\n", bc, rc, cc, cc / bc, cc / (bc + rc), bu, cu, cu / bu
   printf "bare %.2f s · verify cold %.2f s · verify --cache-dir %.2f s · ratio %.2f (%.2f with rm) (goal ≤ 1.05)\n", b, v, c, c / b, c / (b + r) }'
