@@ -7,8 +7,9 @@
 #
 #   bench/digest.sh [SIZE_MiB] [ROUNDS]     (defaults: 1024 MiB, 7 rounds)
 #
-# DIGEST_BENCH_TAGS=purego measures the pure-Go SHA-384 instead of
-# OpenSSL's libcrypto (see internal/digest/backend.go).
+# CGO_ENABLED=0 bench/digest.sh measures Go's own SHA-384 instead of
+# OpenSSL's libcrypto (see internal/digest/backend.go). Not -tags purego:
+# that also turns off the assembly of Go's own hashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
@@ -17,7 +18,7 @@ command -v openssl >/dev/null || { echo "openssl is needed as the peer"; exit 1;
 [ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is needed for peak RSS"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go build -tags "${DIGEST_BENCH_TAGS:-}" -o "$work/digestfile" ./bench/digestfile
+go build -o "$work/digestfile" ./bench/digestfile
 echo "SHA-384 by $("$work/digestfile" -backend); peer: $(openssl version)"
 # Random bytes: the hashes' speed does not depend on content, but a file of
 # zeros could be cached or compressed somewhere on the way.
