@@ -821,12 +821,11 @@ func TestRedirectToContentAddressedName(t *testing.T) {
 	}
 }
 
-// TestBlackHoledTUFIsCouldNotVerify: a TUF repository that accepts
-// connections and never answers gives exit 2, bounded by the HTTP client's
-// timeout, never a hang and never a pass.
-func TestBlackHoledTUFIsCouldNotVerify(t *testing.T) {
-	t.Parallel()
-	w := getWorld(t)
+// blackHoledTUFArgs are verifyArgs for a good signed release whose trusted
+// root comes from a TUF repository that accepts connections and never
+// answers (instead of --trusted-root).
+func blackHoledTUFArgs(t *testing.T, w world) []string {
+	t.Helper()
 	hole := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
@@ -836,14 +835,17 @@ func TestBlackHoledTUFIsCouldNotVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCDN(t, serve(artifact))
-	args := verifyArgs(w, c, sign(t, w, artifact, goodID(w)))
-	for i, a := range args {
-		if a == "--trusted-root" {
-			args = append(args[:i:i], args[i+2:]...)
-			break
-		}
-	}
-	args = append(args, "--tuf-url", hole.URL, "--tuf-root", rootFile)
+	args := removeFlag(verifyArgs(w, c, sign(t, w, artifact, goodID(w))), "--trusted-root")
+	return append(args, "--tuf-url", hole.URL, "--tuf-root", rootFile)
+}
+
+// TestBlackHoledTUFIsCouldNotVerify: a TUF repository that accepts
+// connections and never answers gives exit 2, bounded by the HTTP client's
+// timeout, never a hang and never a pass.
+func TestBlackHoledTUFIsCouldNotVerify(t *testing.T) {
+	t.Parallel()
+	w := getWorld(t)
+	args := blackHoledTUFArgs(t, w)
 	// run bounds the whole invocation with a context, so a hang fails the test.
 	res := run(t, runOpts{http: fetch.NewClient(300 * time.Millisecond)}, args...)
 	if res.code != cli.ExitInconclusive || res.rep.Reason != "trusted-root-unavailable" {
@@ -921,28 +923,12 @@ func TestOutputsAndReproduceLine(t *testing.T) {
 func TestTrustPrefetchFailedBuildNeverPasses(t *testing.T) {
 	t.Parallel()
 	w := getWorld(t)
-	hole := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
-	}))
-	t.Cleanup(hole.Close)
-	rootFile := filepath.Join(t.TempDir(), "root.json")
-	if err := os.WriteFile(rootFile, tuf.DefaultRoot(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := newCDN(t, serve(artifact))
-	args := verifyArgs(w, c, sign(t, w, artifact, goodID(w)))
-	for i, a := range args {
-		if a == "--trusted-root" {
-			args = append(args[:i:i], args[i+2:]...)
-			break
-		}
-	}
+	args := blackHoledTUFArgs(t, w)
 	for i, a := range args {
 		if a == "--build-command" {
 			args[i+1] = "exit 7"
 		}
 	}
-	args = append(args, "--tuf-url", hole.URL, "--tuf-root", rootFile)
 	res := run(t, runOpts{http: fetch.NewClient(time.Minute)}, args...)
 	if res.code != cli.ExitInconclusive || res.rep.Reason != "build-failed" {
 		t.Fatalf("exit %d reason %q, want 2 build-failed\n%s", res.code, res.rep.Reason, res.stdout)

@@ -22,7 +22,8 @@ import (
 	"github.com/lukium/kms-verify-action/internal/verdict"
 )
 
-// copyBufSize is the size of the single buffer Reader and File stream through.
+// copyBufSize is the size of each buffer of the ring Reader (and so File)
+// streams through.
 const copyBufSize = 256 << 10
 
 // bufPool holds the streaming buffers, so hashing many small files does not
@@ -322,22 +323,6 @@ func File(path string, max int64, opts ...Option) (Sum, error) {
 	}
 	defer f.Close()
 	return Reader(f, max, opts...)
-}
-
-// copyBounded copies at most max bytes of r into w through buf, failing with
-// ErrTooLarge when r holds more.
-func copyBounded(w io.Writer, r io.Reader, max int64, buf []byte) error {
-	if max < 0 {
-		max = 0
-	}
-	n, err := io.CopyBuffer(w, &io.LimitedReader{R: r, N: max + 1}, buf)
-	if err != nil {
-		return verdict.New(verdict.ErrInconclusive, "read-error", fmt.Errorf("read: %w", err))
-	}
-	if n > max {
-		return TooLarge(max)
-	}
-	return nil
 }
 
 // TooLarge returns the classed error (ErrInconclusive, reason "too-large")
